@@ -1,0 +1,1 @@
+"""Airflow hooks: thin adapters from an Airflow Connection to a plain client."""

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import json
+from importlib.metadata import entry_points, version
+from pathlib import Path
+
+import airflow
+import jsonschema
+
+from airflow_provider_importio.get_provider_info import get_provider_info
+
+
+def test_provider_info_validates_against_airflows_schema():
+    schema = json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
+    jsonschema.validate(get_provider_info(), schema)
+
+
+def test_entry_point_and_package_name_match_the_distribution():
+    (ep,) = [e for e in entry_points(group="apache_airflow_provider") if e.value.startswith("airflow_provider_importio")]
+    info = ep.load()()
+    assert info["package-name"] == "airflow-provider-importio"
+    assert info["versions"] == [version("airflow-provider-importio")]
+
+
+def test_connection_form_fields_for_the_airflow_ui():
+    (conn,) = get_provider_info()["connection-types"]
+    assert conn["connection-type"] == "importio"
+    assert conn["ui-field-behaviour"]["relabeling"]["password"] == "API key"
+    assert set(conn["conn-fields"]) == {"timeout", "max_retries", "backoff_base"}
+    for field in conn["conn-fields"].values():
+        assert field["label"] and field["description"] and "type" in field["schema"]
