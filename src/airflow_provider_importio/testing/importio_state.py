@@ -105,12 +105,16 @@ class ImportioState:
             self.extractors[extractor.guid] = extractor
         return extractor
 
-    def extractor(self, guid: str) -> Extractor:
+    def _lookup(self, table: dict[str, Any], guid: str, label: str) -> Any:
+        """The record ``guid`` of ``table``, or a 404 naming it."""
         with self.lock:
-            found = self.extractors.get(guid)
+            found = table.get(guid)
         if found is None:
-            raise HttpError(404, f"Extractor {guid} not found")
+            raise HttpError(404, f"{label} {guid} not found")
         return found
+
+    def extractor(self, guid: str) -> Extractor:
+        return self._lookup(self.extractors, guid, "Extractor")
 
     def _owned_extractor(self, guid: str, user_id: str) -> Extractor:
         extractor = self.extractor(guid)
@@ -209,11 +213,7 @@ class ImportioState:
             return run
 
     def crawl_run(self, guid: str) -> CrawlRun:
-        with self.lock:
-            found = self.crawl_runs.get(guid)
-        if found is None:
-            raise HttpError(404, f"Crawl run {guid} not found")
-        return found
+        return self._lookup(self.crawl_runs, guid, "Crawl run")
 
     def crawl_run_docs(self, owner_id: str, extractor_id: str | None = None) -> list[dict[str, Any]]:
         now = self.clock()
@@ -249,11 +249,7 @@ class ImportioState:
             return report
 
     def report(self, guid: str) -> Report:
-        with self.lock:
-            found = self.reports.get(guid)
-        if found is None:
-            raise HttpError(404, f"Report {guid} not found")
-        return found
+        return self._lookup(self.reports, guid, "Report")
 
     def delete_report(self, guid: str) -> Report:
         with self.lock:
@@ -288,11 +284,7 @@ class ImportioState:
             return run
 
     def report_run(self, guid: str) -> ReportRun:
-        with self.lock:
-            found = self.report_runs.get(guid)
-        if found is None:
-            raise HttpError(404, f"Report run {guid} not found")
-        return found
+        return self._lookup(self.report_runs, guid, "Report run")
 
     def report_run_docs(self, owner_id: str, report_id: str | None = None) -> list[dict[str, Any]]:
         now = self.clock()
