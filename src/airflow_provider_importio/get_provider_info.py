@@ -13,6 +13,27 @@ from airflow_provider_importio import __version__
 _SECONDS = {"type": ["number", "null"], "minimum": 0}
 
 
+def _transport_fields() -> dict[str, Any]:
+    """Form fields every connection of this provider has: timeout and retries."""
+    return {
+        "timeout": {
+            "label": "Timeout (seconds)",
+            "description": "Read timeout of one request; default 120.",
+            "schema": {**_SECONDS, "default": 120},
+        },
+        "max_retries": {
+            "label": "Max retries",
+            "description": "Retries on 429, 502-504 and dropped connections; default 5.",
+            "schema": {"type": ["integer", "null"], "minimum": 0, "default": 5},
+        },
+        "backoff_base": {
+            "label": "Backoff base (seconds)",
+            "description": "First retry waits up to this long, doubling each time; default 0.5.",
+            "schema": {**_SECONDS, "default": 0.5},
+        },
+    }
+
+
 def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-importio",
@@ -25,13 +46,22 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": "Import.io",
                 "external-doc-url": "https://api.docs.import.io/",
                 "tags": ["service"],
-            }
+            },
+            {
+                "integration-name": "Stitch",
+                "external-doc-url": "https://www.stitchdata.com/docs/developers/import-api/",
+                "tags": ["service"],
+            },
         ],
         "hooks": [
             {
                 "integration-name": "Import.io",
                 "python-modules": ["airflow_provider_importio.hooks.importio"],
-            }
+            },
+            {
+                "integration-name": "Stitch",
+                "python-modules": ["airflow_provider_importio.hooks.stitch"],
+            },
         ],
         "connection-types": [
             {
@@ -46,24 +76,38 @@ def get_provider_info() -> dict[str, Any]:
                         "password": "Import.io API key (User Settings in the Import.io dashboard)",
                     },
                 },
-                "conn-fields": {
-                    "timeout": {
-                        "label": "Timeout (seconds)",
-                        "description": "Read timeout of one request; default 120.",
-                        "schema": {**_SECONDS, "default": 120},
-                    },
-                    "max_retries": {
-                        "label": "Max retries",
-                        "description": "Retries on 429, 502-504 and dropped connections; default 5.",
-                        "schema": {"type": ["integer", "null"], "minimum": 0, "default": 5},
-                    },
-                    "backoff_base": {
-                        "label": "Backoff base (seconds)",
-                        "description": "First retry waits up to this long, doubling each time; default 0.5.",
-                        "schema": {**_SECONDS, "default": 0.5},
-                    },
+                "conn-fields": _transport_fields(),
+            },
+            {
+                "connection-type": "stitch_connect",
+                "hook-class-name": "airflow_provider_importio.hooks.stitch.StitchConnectHook",
+                "hook-name": "Stitch Connect",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "login", "port"],
+                    "relabeling": {"host": "Base URL", "password": "Connect API token"},
+                    "placeholders": {"host": "https://api.stitchdata.com"},
                 },
-            }
+                "conn-fields": _transport_fields(),
+            },
+            {
+                "connection-type": "stitch_import",
+                "hook-class-name": "airflow_provider_importio.hooks.stitch.StitchImportHook",
+                "hook-name": "Stitch Import API",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "login", "port"],
+                    "relabeling": {"host": "Base URL (overrides the region)", "password": "Import API token"},
+                    "placeholders": {"host": "leave empty to use the region's URL"},
+                },
+                "conn-fields": {
+                    "region": {
+                        "label": "Region",
+                        "description": "Stitch data pipeline region: north-america (default) or europe.",
+                        "schema": {"type": ["string", "null"], "enum": ["north-america", "europe", None],
+                                   "default": "north-america"},
+                    },
+                    **_transport_fields(),
+                },
+            },
         ],
         "extra-links": [],
     }

@@ -23,9 +23,14 @@ def test_entry_point_and_package_name_match_the_distribution():
 
 
 def test_connection_form_fields_for_the_airflow_ui():
-    (conn,) = get_provider_info()["connection-types"]
-    assert conn["connection-type"] == "importio"
-    assert conn["ui-field-behaviour"]["relabeling"]["password"] == "API key"
-    assert set(conn["conn-fields"]) == {"timeout", "max_retries", "backoff_base"}
-    for field in conn["conn-fields"].values():
-        assert field["label"] and field["description"] and "type" in field["schema"]
+    conns = {c["connection-type"]: c for c in get_provider_info()["connection-types"]}
+    assert set(conns) == {"importio", "stitch_connect", "stitch_import"}
+    assert conns["importio"]["ui-field-behaviour"]["relabeling"]["password"] == "API key"
+    assert conns["stitch_import"]["conn-fields"]["region"]["schema"]["default"] == "north-america"
+    for conn in conns.values():
+        assert {"timeout", "max_retries", "backoff_base"} <= set(conn["conn-fields"])
+        for field in conn["conn-fields"].values():
+            assert field["label"] and field["description"] and "type" in field["schema"]
+        module, _, cls = conn["hook-class-name"].rpartition(".")
+        hook = getattr(__import__(module, fromlist=[cls]), cls)
+        assert hook.conn_type == conn["connection-type"]

@@ -58,9 +58,11 @@ class RetryPolicy:
     max_retry_after: float = 300.0
     retry_statuses: frozenset[int] = frozenset({429, 502, 503, 504})
     idempotent_retry_statuses: frozenset[int] = frozenset({500})
+    #: Every request to the service is safe to repeat (e.g. upserts with fixed sequences).
+    all_idempotent: bool = False
 
     def should_retry(self, method: str, error: ApiError) -> bool:
-        idempotent = method.upper() in IDEMPOTENT_METHODS
+        idempotent = self.all_idempotent or method.upper() in IDEMPOTENT_METHODS
         if isinstance(error, RequestTimeoutError):
             return idempotent
         if isinstance(error, TransportError):
@@ -112,6 +114,8 @@ class HttpTransport:
     user_agent: str = "airflow-provider-importio"
     session: requests.Session = field(default_factory=requests.Session, repr=False)
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    #: Turns a generic HTTP error into a service-specific one (e.g. by reading its body).
+    refine_error: Callable[[ApiError], ApiError] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         install_urllib3_redaction()
@@ -122,6 +126,15 @@ class HttpTransport:
         self.session.close()
 
     def url(self, path_: str) -> str:
+        """The absolute URL of a path; an absolute URL must lie under ``base_url``
+        (a link from a response never sends our credentials to another host)."""
+        if "://" in path_:
+            if not path_.startswith(self.base_url + "/"):
+                raise InvalidResponseError(
+                    f"{self.service} refused to follow a link outside {self.base_url}",
+                    service=self.service, url=self.masker.mask(path_),
+                )
+            return path_
         return f"{self.base_url}/{path_.lstrip('/')}"
 
     # -- requests ------------------------------------------------------------------------
@@ -200,11 +213,12 @@ class HttpTransport:
         detail = f"{response.status_code} {response.reason or ''}".strip()
         if reason:
             detail += f": {reason}"
-        return self._error(
+        error = self._error(
             error_class_for_status(response.status_code), f"answered {detail}", method, response.url,
             response.status_code, body, reason=reason,
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
         )
+        return self.refine_error(error) if self.refine_error else error
 
     def _error(self, cls: type[ApiError], what: str, method: str, url: str | None, status: int | None,
                body: str | None, *, reason: str | None = None, retry_after: float | None = None) -> ApiError:
@@ -294,12 +308,19 @@ def _reason_from_body(response: requests.Response) -> str | None:
     except ValueError:
         text = response.text.strip()
         return text[:300] or None
-    if isinstance(body, dict):
-        for key in ("message", "error", "reason"):
-            value = body.get(key)
-            if isinstance(value, str) and value:
-                return value
-    return None
+    if not isinstance(body, dict):
+        return None
+    parts = [body[k] for k in ("error", "message", "reason") if isinstance(body.get(k), str) and body[k]]
+    nested = body.get("errors")
+    if isinstance(nested, dict):
+        nested = [nested]
+    for item in nested if isinstance(nested, list) else ():
+        if isinstance(item, dict):
+            parts += [item[k] for k in ("error", "reason", "message") if isinstance(item.get(k), str)]
+    data = body.get("data")
+    if isinstance(data, dict) and isinstance(data.get("message"), str):
+        parts.append(data["message"])
+    return "; ".join(dict.fromkeys(parts)) or None
 
 
 def paginate(fetch_page: Callable[[int], list[Any]], per_page: int) -> Iterator[Any]:

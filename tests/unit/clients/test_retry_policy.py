@@ -73,3 +73,10 @@ def test_path_quotes_ids():
 def test_unknown_4xx_maps_to_base_error_and_5xx_to_server_error():
     assert error_class_for_status(418) is ApiError
     assert error_class_for_status(599).__name__ == "ServerError"
+
+
+def test_all_idempotent_services_retry_500_and_timeouts_on_post():
+    policy = RetryPolicy(all_idempotent=True)
+    assert policy.should_retry("POST", _error(500))
+    assert policy.should_retry("POST", RequestTimeoutError("x", service="s"))
+    assert not policy.should_retry("POST", _error(400))

@@ -8,7 +8,7 @@ from airflow_provider_importio.hooks.importio import ImportioHook
 
 
 def _conn(**kw):
-    base = dict(conn_id="c", host=None, port=None, password="k" * 12, extra_dejson={})
+    base = dict(conn_id="c", conn_type="importio", host=None, port=None, password="k" * 12, extra_dejson={})
     base.update(kw)
     return SimpleNamespace(**base)
 
