@@ -63,6 +63,12 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_importio.hooks.stitch"],
             },
         ],
+        "operators": [
+            {
+                "integration-name": "Stitch",
+                "python-modules": ["airflow_provider_importio.operators.stitch"],
+            },
+        ],
         "connection-types": [
             {
                 "connection-type": "importio",

@@ -159,6 +159,8 @@ class RequestRecord:
     status: int | None = None
     fault: str | None = None
     timestamp: float = field(default_factory=time.time)
+    #: Size of the request body as received.
+    body_bytes: int = 0
 
     def __getitem__(self, key: str) -> Any:
         return getattr(self, key)
@@ -353,7 +355,7 @@ class EmulatorServer:
         fault: str | None = None
         if not admin:
             masked = {key: (MASK if key in self.secret_query_params else value) for key, value in query.items()}
-            record = RequestRecord(request.method, request.path, masked)
+            record = RequestRecord(request.method, request.path, masked, body_bytes=len(request.body))
             with self._log_lock:
                 self._log.append(record)
             fault = self.faults.pick(request.method, request.path)

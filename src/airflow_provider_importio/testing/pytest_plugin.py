@@ -1,4 +1,4 @@
-"""Pytest plugin (``pytest11`` entry point) offering the ``importio_emulator`` and ``stitch_emulator`` fixtures.
+"""Pytest plugin (``pytest11`` entry point): ``importio_emulator``, ``stitch_emulator`` and ``moto_server`` fixtures.
 
 Kept import-light: the emulator is imported only when the fixture is used.
 """
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from airflow_provider_importio.testing.aws import MotoServer
     from airflow_provider_importio.testing.importio_emulator import ImportioEmulator
     from airflow_provider_importio.testing.stitch_emulator import StitchEmulator
 
@@ -34,3 +35,23 @@ def stitch_emulator() -> Iterator[StitchEmulator]:
 
     with StitchEmulator(load_delay=0.0) as emulator:
         yield emulator
+
+
+@pytest.fixture(scope="session")
+def _moto_server_session() -> Iterator[MotoServer]:
+    from airflow_provider_importio.testing.aws import MotoServer
+
+    with MotoServer() as server:
+        yield server
+
+
+@pytest.fixture
+def moto_server(_moto_server_session: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
+    """moto's S3 and Secrets Manager server on loopback, emptied for each test; the Airflow
+    connection ``aws_default`` and the AWS environment variables point at it."""
+    _moto_server_session.reset()
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", _moto_server_session.connection_json())
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    return _moto_server_session

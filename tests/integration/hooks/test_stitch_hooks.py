@@ -171,3 +171,17 @@ def test_tokens_never_leak(stitch, source, monkeypatch, caplog):
         texts += [str(e), repr(e), "".join(traceback.format_exception(e)), str(e.body)]
     texts += [json.dumps(r.__dict__ if hasattr(r, "__dict__") else r, default=str) for r in stitch.requests]
     assert [t for t in texts if token in t] == []
+
+
+def test_a_30_mb_push_is_split_into_requests_under_20_mb(stitch, import_hook):
+    from airflow_provider_importio.clients.stitch_batching import BatchLimits
+
+    blob = "x" * 3_000
+    records = ({"id": i, "name": blob} for i in range(10_000))  # about 30.5 MB serialised
+    summary = import_hook.push_records("wide", SCHEMA, ["id"], records, sequence_start=START,
+                                       limits=BatchLimits(max_bytes=20_000_000))
+    assert summary.bytes > 30_000_000 and summary.batches == 2 and summary.splits == 0
+    sizes = [r.body_bytes for r in stitch.requests if r.path == "/v2/import/batch"]
+    assert len(sizes) == 2 and max(sizes) <= 20_000_000 and sum(sizes) == summary.bytes
+    stitch.wait_loaded(timeout=60)
+    assert len(stitch.rows("import_io_products", "wide")) == 10_000

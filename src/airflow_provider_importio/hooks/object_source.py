@@ -1,0 +1,43 @@
+"""Opening an ``s3://`` URI (through the Amazon provider's ``S3Hook``) or a local path as a binary stream."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import BinaryIO
+
+
+class SourceNotFoundError(FileNotFoundError):
+    """The object or file to read does not exist."""
+
+
+@contextlib.contextmanager
+def open_uri(uri: str, aws_conn_id: str | None = "aws_default") -> Iterator[BinaryIO]:
+    """A binary stream of the object or file, read as it is consumed (nothing is loaded whole)."""
+    if uri.startswith("s3://"):
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+        from botocore.exceptions import ClientError
+
+        hook = S3Hook(aws_conn_id=aws_conn_id)
+        bucket, key = hook.parse_s3_url(uri)
+        try:
+            body = hook.get_key(key, bucket).get()["Body"]
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("NoSuchKey", "404", "NoSuchBucket", "NotFound"):
+                raise SourceNotFoundError(f"{uri} does not exist ({code})") from None
+            raise
+        try:
+            yield body
+        finally:
+            body.close()
+        return
+    path = uri[len("file://"):] if uri.startswith("file://") else uri
+    if "://" in path:
+        raise ValueError(f"cannot read {uri!r}: only s3:// URIs and local paths are supported")
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        raise SourceNotFoundError(f"{path} does not exist") from None
+    with handle:
+        yield handle

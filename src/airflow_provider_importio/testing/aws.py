@@ -1,0 +1,61 @@
+"""moto's S3 (and Secrets Manager) server on loopback, and Airflow ``aws`` connections pointing at it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import requests
+
+#: Access keys moto accepts; not secrets.
+ACCESS_KEY_ID = "testing"
+SECRET_ACCESS_KEY = "testing"
+REGION = "us-east-1"
+
+
+class MotoServer:
+    """``moto``'s threaded server on an ephemeral loopback port; ``reset()`` empties every backend."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+        self.url = ""
+
+    def start(self) -> MotoServer:
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.url = f"http://{host}:{port}"
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def reset(self) -> None:
+        requests.post(f"{self.url}/moto-api/reset", timeout=10).raise_for_status()
+
+    def __enter__(self) -> MotoServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def connection(self, **extra: Any) -> dict[str, Any]:
+        """An Airflow ``aws`` connection (as a dict) for this server."""
+        return {
+            "conn_type": "aws",
+            "login": ACCESS_KEY_ID,
+            "password": SECRET_ACCESS_KEY,
+            "extra": {"endpoint_url": self.url, "region_name": REGION, **extra},
+        }
+
+    def connection_json(self, **extra: Any) -> str:
+        """The connection as the JSON an ``AIRFLOW_CONN_<ID>`` variable holds."""
+        return json.dumps(self.connection(**extra))
+
+    def client(self, service: str = "s3") -> Any:
+        """A boto3 client for this server, for tests to arrange and inspect state."""
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.url, region_name=REGION,
+                            aws_access_key_id=ACCESS_KEY_ID, aws_secret_access_key=SECRET_ACCESS_KEY)

@@ -1,0 +1,1 @@
+"""The Workbench domain in plain Python (no Airflow imports)."""
