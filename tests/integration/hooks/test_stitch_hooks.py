@@ -185,3 +185,15 @@ def test_a_30_mb_push_is_split_into_requests_under_20_mb(stitch, import_hook):
     assert len(sizes) == 2 and max(sizes) <= 20_000_000 and sum(sizes) == summary.bytes
     stitch.wait_loaded(timeout=60)
     assert len(stitch.rows("import_io_products", "wide")) == 10_000
+
+
+def test_validate_answers_422_with_stitchs_reasons(import_hook, stitch):
+    from airflow_provider_importio.clients.errors import UnprocessableEntityError
+
+    good = {"client_id": stitch.client_id, "table_name": "t", "sequence": 1, "action": "upsert",
+            "key_names": ["id"], "data": {"id": 1}}
+    assert import_hook.validate([good])["message"] == "Batch is valid!"
+    with pytest.raises(UnprocessableEntityError) as err:
+        import_hook.validate([{**good, "sequence": "soon"}])
+    assert err.value.status == 422 and "sequence" in str(err.value)
+    assert stitch.request_count("POST", r"^/v2/import/validate$") == 2  # no retry on 422
