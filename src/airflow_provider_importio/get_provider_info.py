@@ -65,6 +65,10 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "operators": [
             {
+                "integration-name": "Import.io",
+                "python-modules": ["airflow_provider_importio.operators.deploy"],
+            },
+            {
                 "integration-name": "Stitch",
                 "python-modules": ["airflow_provider_importio.operators.stitch"],
             },

@@ -91,6 +91,9 @@ class Extractor:
     fields: tuple[str, ...]
     created_at: datetime | None
     raw: Mapping[str, Any] = field(repr=False, compare=False)
+    #: The configuration the extractor runs with (``latestConfigId``); a deploy points the
+    #: production extractor at the staging extractor's one.
+    latest_config_id: str | None = None
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Extractor:
@@ -101,6 +104,7 @@ class Extractor:
             fields=tuple(f.get("name", "") for f in data.get("fields") or ()),
             created_at=_created(data),
             raw=data,
+            latest_config_id=data.get("latestConfigId"),
         )
 
 

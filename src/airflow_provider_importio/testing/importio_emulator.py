@@ -151,6 +151,16 @@ class ImportioEmulator(EmulatorServer):
     def extractor(self, guid: str) -> dict[str, Any]:
         return self._python(lambda: self.state.extractor(guid).to_json())
 
+    def new_extractor_config(self, extractor_id: str, fields: Sequence[Mapping[str, Any]] | None = None) -> str:
+        """Save an edit of the extractor as a new configuration (new ``fields``, or the same ones),
+        as Workbench's editor does; the extractor runs with it from now on. Returns its id, the
+        extractor's new ``latestConfigId``. Archived extractor: ``ValueError``."""
+        return self._python(lambda: self.state.save_config(extractor_id, fields).guid)
+
+    def extractor_configs(self, extractor_id: str) -> list[str]:
+        """The configuration ids the extractor has run with, oldest first (last = ``latestConfigId``)."""
+        return self._python(lambda: list(self.state.extractor(extractor_id).config_history))
+
     def inputs(self, guid: str) -> list[dict[str, Any]]:
         """The extractor's input objects."""
         return self._python(lambda: [dict(item) for item in self.state.extractor(guid).inputs])
@@ -195,6 +205,8 @@ class ImportioEmulator(EmulatorServer):
             ("GET", "/extractors/", self._list_extractors),
             ("GET", "/extractors/{extractor_id}", self._get_extractor),
             ("DELETE", "/extractors/{extractor_id}", self._archive_extractor),
+            # Not in the OpenAPI file: Workbench's guide deploys with a PATCH of latestConfigId.
+            ("PATCH", "/extractors/{extractor_id}", self._update_extractor),
             ("GET", "/extractors/{extractor_id}/inputs", self._get_inputs),
             ("PUT", "/extractors/{extractor_id}/inputs", self._put_inputs),
             ("POST", "/extractors/{extractor_id}/start", self._start_extractor),
@@ -219,6 +231,7 @@ class ImportioEmulator(EmulatorServer):
         self.admin_route("POST", "reports", self._admin_report)
         self.admin_route("POST", "users", self._admin_user)
         self.admin_route("POST", "config", self._admin_config)
+        self.admin_route("POST", "extractor-configs", self._admin_extractor_config)
 
     @staticmethod
     def _user(request: Request) -> User:
@@ -258,6 +271,12 @@ class ImportioEmulator(EmulatorServer):
 
     def _archive_extractor(self, request: Request) -> Response:
         return json_response(self.state.archive_extractor(request.params["extractor_id"]).to_json())
+
+    def _update_extractor(self, request: Request) -> Response:
+        extractor_id = request.params["extractor_id"]
+        self.state.extractor(extractor_id)  # 404 before the body is read
+        extractor = self.state.update_extractor(extractor_id, self._user(request).guid, request.json())
+        return json_response(extractor.to_json())
 
     def _get_inputs(self, request: Request) -> Response:
         inputs = self.state.extractor(request.params["extractor_id"]).inputs
@@ -370,6 +389,13 @@ class ImportioEmulator(EmulatorServer):
 
     def _admin_user(self, request: Request) -> Response:
         return self._admin_call(request, lambda body: self.add_user(**body))
+
+    def _admin_extractor_config(self, request: Request) -> Response:
+        def save(body: dict[str, Any]) -> dict[str, Any]:
+            config_id = self.new_extractor_config(**body)
+            return {"latestConfigId": config_id, "extractor": self.extractor(body["extractor_id"])}
+
+        return self._admin_call(request, save)
 
     def _admin_config(self, request: Request) -> Response:
         def configure(body: dict[str, Any]) -> dict[str, Any]:

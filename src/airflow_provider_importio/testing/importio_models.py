@@ -26,6 +26,9 @@ REPORT_FILE_TYPES = ("csv", "xlsx", "json")
 START_REFUSED = "Extractor is archived or a crawl already in progress"
 NOTHING_TO_STOP = "No in progress crawl found to cancel"
 NO_RUN_TO_REPORT = "No FINISHED crawl run of the extractor to report on"
+UPDATE_ARCHIVED = "Extractor is archived and cannot be updated"
+#: Fields ``PATCH /extractors/{id}`` may set (the guide's deploy step, plus a rename).
+UPDATABLE_EXTRACTOR_FIELDS = ("latestConfigId", "name")
 
 
 def new_guid() -> str:
@@ -160,6 +163,8 @@ class Extractor:
     credentials_id: str | None = None
     url_list_id: str = field(default_factory=new_guid)
     runtime_config_id: str = field(default_factory=new_guid)
+    #: Every configuration id the extractor has run with, oldest first (last = ``runtime_config_id``).
+    config_history: list[str] = field(default_factory=list)
     #: Final counts of the current inputs, computed at the first start.
     totals_cache: RunTotals | None = field(default=None, repr=False)
 
@@ -179,6 +184,22 @@ class Extractor:
         if self.credentials_id is not None:
             doc["credentialsId"] = self.credentials_id
         return doc
+
+
+@dataclass(frozen=True)
+class ExtractorConfig:
+    """A saved extractor configuration, what ``latestConfigId`` points at; never edited.
+
+    Saving an edit of an extractor makes a new one. Extractors share a configuration after a
+    duplicate or a deploy (``PATCH`` of ``latestConfigId``).
+    """
+
+    guid: str
+    #: The extractor it was saved on.
+    extractor_id: str
+    owner_id: str
+    fields: tuple[Mapping[str, Any], ...]
+    created: float
 
 
 @dataclass

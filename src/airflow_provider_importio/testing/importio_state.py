@@ -21,8 +21,11 @@ from airflow_provider_importio.testing.importio_models import (
     NO_RUN_TO_REPORT,
     NOTHING_TO_STOP,
     START_REFUSED,
+    UPDATABLE_EXTRACTOR_FIELDS,
+    UPDATE_ARCHIVED,
     CrawlRun,
     Extractor,
+    ExtractorConfig,
     Lifecycle,
     Report,
     ReportRun,
@@ -42,6 +45,8 @@ class ImportioState:
         self.lock = threading.RLock()
         self.users: dict[str, User] = {}
         self.extractors: dict[str, Extractor] = {}
+        #: Saved extractor configurations by id (``latestConfigId`` values), shared by extractors.
+        self.configs: dict[str, ExtractorConfig] = {}
         self.credentials: dict[str, dict[str, str]] = {}
         self.crawl_runs: dict[str, CrawlRun] = {}
         self.reports: dict[str, Report] = {}
@@ -72,7 +77,8 @@ class ImportioState:
     def reset(self, keep_user_id: str) -> None:
         with self.lock:
             self.users = {keep_user_id: self.users[keep_user_id]}
-            for table in (self.extractors, self.credentials, self.crawl_runs, self.reports, self.report_runs):
+            tables = (self.extractors, self.configs, self.credentials, self.crawl_runs, self.reports, self.report_runs)
+            for table in tables:
                 table.clear()
 
     # -- extractors ------------------------------------------------------------------------
@@ -86,7 +92,10 @@ class ImportioState:
         guid: str | None = None,
         archived: bool = False,
         webhooks: Sequence[Mapping[str, Any]] | None = None,
+        latest_config_id: str | None = None,
     ) -> Extractor:
+        """A new extractor running a new configuration of ``fields``, or the existing
+        configuration ``latest_config_id`` (and its fields) when given."""
         now = self.clock()
         extractor = Extractor(
             guid=guid or new_guid(),
@@ -102,8 +111,72 @@ class ImportioState:
         with self.lock:
             if extractor.guid in self.extractors:
                 raise ValueError(f"extractor {extractor.guid} already exists")
+            if latest_config_id is None:
+                config = self._new_config(extractor, extractor.fields)
+            elif latest_config_id in self.configs:
+                config = self.configs[latest_config_id]
+            else:
+                raise ValueError(f"configuration {latest_config_id} does not exist")
+            self._use_config(extractor, config)
             self.extractors[extractor.guid] = extractor
         return extractor
+
+    def _new_config(self, extractor: Extractor, fields: Iterable[Mapping[str, Any]]) -> ExtractorConfig:
+        config = ExtractorConfig(
+            new_guid(), extractor.guid, extractor.owner_id, tuple(dict(item) for item in fields), self.clock()
+        )
+        self.configs[config.guid] = config
+        return config
+
+    @staticmethod
+    def _use_config(extractor: Extractor, config: ExtractorConfig) -> None:
+        extractor.runtime_config_id = config.guid
+        extractor.fields = [dict(item) for item in config.fields]
+        extractor.config_history = [*extractor.config_history, config.guid]
+
+    def save_config(self, guid: str, fields: Iterable[Mapping[str, Any]] | None = None) -> ExtractorConfig:
+        """Save an edit of the extractor (new ``fields``, or the same ones) as a new configuration
+        and run the extractor with it, as saving in Workbench's editor does."""
+        new_fields = normalise_fields(fields) if fields is not None else None
+        with self.lock:
+            extractor = self.extractor(guid)
+            if extractor.archived:
+                raise HttpError(400, UPDATE_ARCHIVED)
+            config = self._new_config(extractor, extractor.fields if new_fields is None else new_fields)
+            self._use_config(extractor, config)
+            extractor.modified = self.clock()
+            return config
+
+    def update_extractor(self, guid: str, user_id: str, changes: Any) -> Extractor:
+        """``PATCH /extractors/{id}``: set ``latestConfigId`` (an existing configuration of the
+        owner's) and/or ``name``; everything is checked before anything changes."""
+        with self.lock:
+            extractor = self._owned_extractor(guid, user_id)
+            if extractor.archived:
+                raise HttpError(400, UPDATE_ARCHIVED)
+            if not isinstance(changes, dict) or not changes:
+                raise HttpError(400, f"Body must be a JSON object with {' and/or '.join(UPDATABLE_EXTRACTOR_FIELDS)}")
+            unknown = sorted(set(changes) - set(UPDATABLE_EXTRACTOR_FIELDS))
+            if unknown:
+                allowed = ", ".join(UPDATABLE_EXTRACTOR_FIELDS)
+                raise HttpError(400, f"Field(s) {', '.join(unknown)} cannot be updated (only {allowed})")
+            config: ExtractorConfig | None = None
+            if "latestConfigId" in changes:
+                config_id = changes["latestConfigId"]
+                config = self.configs.get(config_id) if isinstance(config_id, str) else None
+                if config is None or config.owner_id != extractor.owner_id:
+                    raise HttpError(400, f"Config {config_id} not found")
+            name = changes.get("name", extractor.name)
+            if not isinstance(name, str) or not name.strip():
+                raise HttpError(400, "name must be a non-empty string")
+            changed = name != extractor.name
+            extractor.name = name
+            if config is not None and config.guid != extractor.runtime_config_id:
+                self._use_config(extractor, config)
+                changed = True
+            if changed:
+                extractor.modified = self.clock()
+            return extractor
 
     def _lookup(self, table: dict[str, Any], guid: str, label: str) -> Any:
         """The record ``guid`` of ``table``, or a 404 naming it."""
@@ -148,9 +221,11 @@ class ImportioState:
     def duplicate(self, guid: str, user_id: str) -> Extractor:
         with self.lock:
             source = self._owned_extractor(guid, user_id)
-            fields, inputs = source.fields, source.inputs
+            fields, inputs, config_id = source.fields, source.inputs, source.runtime_config_id
             name, webhooks = f"{source.name} (copy)", source.webhooks
-        return self.add_extractor(user_id, name=name, fields=fields, inputs=inputs, webhooks=webhooks)
+        return self.add_extractor(
+            user_id, name=name, fields=fields, inputs=inputs, webhooks=webhooks, latest_config_id=config_id
+        )
 
     def set_credentials(self, guid: str, user_id: str, username: str, password: str) -> str:
         with self.lock:
