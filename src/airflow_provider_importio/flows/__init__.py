@@ -1,0 +1,1 @@
+"""Flow DAGs: one Airflow DAG per Workbench flow of a project file."""

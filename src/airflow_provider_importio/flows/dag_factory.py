@@ -1,0 +1,212 @@
+"""Turn every flow of a project file into an Airflow DAG.
+
+A DAG file holds two lines::
+
+    from airflow_provider_importio.flows.dag_factory import flow_dags
+    flow_dags(__file__, "projects/acme.yaml", globals())
+
+A delivery is one DAG run that starts at ``T``, its logical date (the cron tick, or the moment
+of a manual trigger): ``schedule`` is the flow's ``cron`` (UTC), ``dagrun_timeout`` is
+``closeHours``, and a deadline alert calls ``on_push_overdue`` when the run has not finished
+(pushed) by ``T + pushHours``. An inactive flow's DAG is created paused; it can still be
+triggered by hand, with params that override the input URI, the chunk count and the sources.
+
+A project file with an error raises :class:`~airflow_provider_importio.workbench.config_errors.ConfigError`
+from the DAG file that loads it: Airflow shows one import error naming the project file, the path
+in it and the rule, and DAG files of other projects load as usual. Keep one DAG file per project.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, MutableMapping
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import DAG, Param
+
+from airflow_provider_importio.workbench.config_model import Collection, Flow, Project
+from airflow_provider_importio.workbench.windows import delivery_windows, format_duration
+
+#: Setting this to ``off`` builds flow DAGs without deadline alerts. Only for ``dag.test()`` runs
+#: (tests, the demo), which crash on DAGs with deadlines in Airflow 3.3.2; never for a scheduler.
+DEADLINES_ENV = "IMPORTIO_FLOW_DEADLINES"
+DEFAULT_CALLBACK = "airflow_provider_importio.flows.callbacks.log_push_overdue"
+#: Deliveries before this date are never scheduled (catchup is off anyway).
+START_DATE = datetime(2024, 1, 1, tzinfo=timezone.utc)
+DEFAULT_ARGS: dict[str, Any] = {"owner": "importio", "retries": 2, "retry_delay": timedelta(minutes=1),
+                                "retry_exponential_backoff": True}
+
+
+def dag_id_for(project: Project, flow: Flow) -> str:
+    return f"{project.slug}__{flow.slug}"
+
+
+def flow_dags(dag_file: str | Path, project_file: str | Path, namespace: MutableMapping[str, Any] | None = None,
+              **options: Any) -> dict[str, DAG]:
+    """Load ``project_file`` (relative to ``dag_file``'s folder) and build its flow DAGs into ``namespace``."""
+    from airflow_provider_importio.workbench.config_loader import load_project
+
+    path = Path(project_file)
+    if not path.is_absolute():
+        path = Path(dag_file).resolve().parent / path
+    dags = build_flow_dags(load_project(path), **options)
+    if namespace is not None:
+        namespace.update(dags)
+    return dags
+
+
+def build_flow_dags(
+    project: Project,
+    *,
+    on_push_overdue: Callable[..., Any] | str | None = None,
+    default_args: Mapping[str, Any] | None = None,
+    max_active_runs: int | None = None,
+    deadlines: bool | None = None,
+) -> dict[str, DAG]:
+    """One DAG per flow of ``project``, keyed by DAG id (``<project>__<flow>``).
+
+    :param on_push_overdue: an async callable (or its dotted path) run by the triggerer when a
+        delivery misses ``pushHours``; called with ``project``, ``flow``, ``dag_id``,
+        ``push_hours`` and ``context``. Default: a warning in the triggerer's log.
+    :param default_args: merged over :data:`DEFAULT_ARGS`.
+    :param max_active_runs: deliveries of one flow open at once; default: as many as the cron
+        can start within ``closeHours`` (so deliveries overlap as Workbench's do, never pile up).
+    :param deadlines: build deadline alerts; default on unless ``IMPORTIO_FLOW_DEADLINES=off``.
+    """
+    if deadlines is None:
+        deadlines = os.environ.get(DEADLINES_ENV, "on").strip().lower() not in ("off", "0", "false", "no")
+    return {
+        dag_id_for(project, flow): _flow_dag(project, flow, on_push_overdue=on_push_overdue,
+                                             default_args={**DEFAULT_ARGS, **(default_args or {})},
+                                             max_active_runs=max_active_runs, deadlines=deadlines)
+        for flow in project.flows
+    }
+
+
+def _flow_dag(project: Project, flow: Flow, *, on_push_overdue: Callable[..., Any] | str | None,
+              default_args: dict[str, Any], max_active_runs: int | None, deadlines: bool) -> DAG:
+    from airflow.providers.standard.operators.empty import EmptyOperator
+    from airflow.timetables.trigger import CronTriggerTimetable
+
+    collection = project.flow_collection(flow)
+    dag_id = dag_id_for(project, flow)
+    deadline = _deadline(project, flow, dag_id, on_push_overdue) if deadlines else None
+    with DAG(
+        dag_id=dag_id,
+        description=f"{project.name}: {flow.name} (Import.io flow {flow.slug})",
+        schedule=CronTriggerTimetable(flow.cron, timezone="UTC"),
+        start_date=START_DATE,
+        catchup=False,
+        dagrun_timeout=timedelta(hours=flow.close_hours),
+        max_active_runs=max_active_runs or overlapping_deliveries(flow.cron, flow.close_hours),
+        is_paused_upon_creation=not flow.active,
+        default_args=default_args,
+        params=_params(flow, collection),
+        doc_md=flow_doc(project, flow),
+        tags=["importio", f"project:{project.slug}", f"collection:{collection.slug}"],
+        deadline=deadline,
+    ) as dag:
+        # The delivery's task graph; the pickup, collection-run, QA and push steps replace these
+        # placeholders as their operators land.
+        steps = [EmptyOperator(task_id=name, doc_md=doc) for name, doc in (
+            ("pickup_inputs", "Read the flow's input file from S3 and split it into chunks."),
+            ("collect", "One collection run per chunk and active source, each at its offset in the data window."),
+            ("qa", "Statistics and checks per snapshot; failures go to a person for review."),
+            ("push", "Write passed snapshots to the collection's linked destinations."),
+        )]
+        for upstream, downstream in zip(steps, steps[1:]):
+            upstream >> downstream
+    return dag
+
+
+def _deadline(project: Project, flow: Flow, dag_id: str, callback: Callable[..., Any] | str | None) -> Any:
+    from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
+
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
+        interval=timedelta(hours=flow.push_hours),
+        callback=AsyncCallback(callback or DEFAULT_CALLBACK, kwargs={
+            "project": project.slug, "flow": flow.slug, "dag_id": dag_id, "push_hours": flow.push_hours,
+        }),
+        name="push_overdue",
+    )
+
+
+def _params(flow: Flow, collection: Collection) -> dict[str, Param]:
+    definition = flow.definition
+    slugs = [source.slug for source in collection.sources]
+    params = {
+        "sources": Param(
+            [source.slug for source in collection.sources if source.active], type="array",
+            items={"type": "string", "enum": slugs}, uniqueItems=True,
+            title="Sources", description="Sources to collect in this delivery (default: the ACTIVE ones).",
+        ),
+    }
+    if definition.input_uri_template:
+        params["input_uri"] = Param(
+            definition.input_uri_template, type="string", minLength=1, title="Input URI",
+            description="The input file (template variables allowed), instead of the flow's inputUriTemplate.",
+        )
+        params["chunks"] = Param(
+            definition.chunk_count, type="integer", minimum=1, title="Chunks",
+            description="How many chunks to split the inputs into for this delivery.",
+        )
+    return params
+
+
+def overlapping_deliveries(cron: str, close_hours: float, sample_ticks: int = 500) -> int:
+    """The most deliveries of this cron that are open at once, when each stays open ``close_hours``."""
+    from croniter import croniter
+
+    ticks = croniter(cron, START_DATE)
+    times = [ticks.get_next(datetime) for _ in range(sample_ticks)]
+    close = timedelta(hours=close_hours)
+    most, first = 1, 0
+    for last, moment in enumerate(times):
+        while moment - times[first] >= close:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
+def flow_doc(project: Project, flow: Flow) -> str:
+    """Markdown for the DAG page: the project README, the flow's settings and its windows."""
+    collection = project.flow_collection(flow)
+    definition = flow.definition
+    windows = delivery_windows(flow, START_DATE)
+    hours = lambda h: format_duration(timedelta(hours=h))  # noqa: E731
+    sources = "\n".join(
+        f"| `{s.slug}` | {s.name} | `{s.extractor_id}` | {s.state} |" for s in collection.sources
+    ) or "| — | | | |"
+    destinations = ", ".join(f"`{d.slug}` ({d.type}{'' if d.active else ', inactive'})"
+                             for d in project.collection_destinations(collection)) or "none"
+    lines = [
+        f"# {flow.name}",
+        "",
+        f"Import.io flow `{flow.slug}` of project **{project.name}** (`{project.slug}`), "
+        f"collection **{collection.name}** (`{collection.slug}`). "
+        f"{'Active: runs on its schedule.' if flow.active else 'Inactive: created paused; trigger it by hand.'}",
+        "",
+        "| setting | value |",
+        "|---|---|",
+        f"| cron (UTC) | `{flow.cron}` |",
+        f"| dataHours | {flow.data_hours} (collection ends {hours(flow.data_hours)} after the start) |",
+        f"| pushHours | {flow.push_hours} (deadline alert if not pushed by then) |",
+        f"| closeHours | {flow.close_hours} (the run times out then) |",
+        f"| inputUriTemplate | `{definition.input_uri_template or 'none: extractor defaults'}` |",
+        f"| chunks | {definition.chunk_count} |",
+        f"| chunk window | {hours(flow.chunk_hours)} |",
+        f"| parameters | locale `{collection.locale}`, domain `{collection.domain}` |",
+        f"| destinations | {destinations} |",
+        "",
+        f"**Windows of a delivery starting at T:** {windows.describe()}",
+        "",
+        "| source | name | extractor | state |",
+        "|---|---|---|---|",
+        sources,
+    ]
+    if project.readme.strip():
+        lines += ["", "## Project README", "", project.readme.strip()]
+    return "\n".join(lines)

@@ -1,0 +1,293 @@
+"""The cross-entity rules of a project file: uniqueness, references, field rules, destinations, flows.
+
+Every check returns ``(path, message)`` pairs and reads the raw document defensively (after the
+structural checks of :mod:`.config_structure`), so one broken entity never hides another's problems.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from croniter import croniter
+
+from airflow_provider_importio.workbench import templates
+from airflow_provider_importio.workbench.config_model import NUMERIC_TYPES, STRING_TYPES
+from airflow_provider_importio.workbench.config_structure import Issue, short_repr
+
+CRON_PRESETS = frozenset({"@hourly", "@daily", "@midnight", "@weekly", "@monthly", "@yearly", "@annually"})
+_SAMPLE = {name: "x" for name in templates.DESTINATION_VARIABLES} | {"chunk": "0", "ext": "json", "format": "JSON"}
+
+
+def _entries(container: Any, key: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    value = container.get(key) if isinstance(container, dict) else None
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if isinstance(item, dict):
+                yield index, item
+
+
+def _str(mapping: dict[str, Any], key: str) -> str | None:
+    value = mapping.get(key)
+    return value if isinstance(value, str) else None
+
+
+def _num(mapping: dict[str, Any], key: str) -> float | None:
+    value = mapping.get(key)
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _unique(kind: str, items: list[tuple[str, str | None]]) -> tuple[list[Issue], dict[str, str]]:
+    """Duplicate-slug issues and ``slug → path`` of the first of each."""
+    issues: list[Issue] = []
+    first: dict[str, str] = {}
+    for path, slug in items:
+        if slug is None:
+            continue
+        if slug in first:
+            issues.append((path, f"duplicate {kind} slug {slug!r} (first at {first[slug]}); slugs must be unique"))
+        else:
+            first[slug] = path
+    return issues, first
+
+
+def _unknown_ref(kind: str, slug: str, defined: dict[str, str]) -> str:
+    names = ", ".join(sorted(defined)) or "none"
+    return f"unknown {kind} {slug!r}; {kind}s defined in this file: {names}"
+
+
+def semantic_issues(data: Any) -> list[Issue]:
+    """Uniqueness, references, field rules, destination types, templates, hours and cron."""
+    issues: list[Issue] = []
+    slugs: dict[str, dict[str, str]] = {}
+    for kind, key in (("schema", "schemas"), ("destination", "destinations"),
+                      ("collection", "collections"), ("flow", "flows")):
+        found, first = _unique(kind, [(f"{key}[{i}].slug", _str(e, "slug")) for i, e in _entries(data, key)])
+        issues += found
+        slugs[kind] = first
+    fields = _schema_fields(data, slugs["schema"], issues)
+    destinations = {_str(d, "slug"): d for _, d in _entries(data, "destinations") if _str(d, "slug")}
+    for index, dest in _entries(data, "destinations"):
+        issues += _destination_issues(f"destinations[{index}]", dest)
+    for index, coll in _entries(data, "collections"):
+        issues += _collection_issues(f"collections[{index}]", coll, slugs, fields, destinations)
+    for index, flow in _entries(data, "flows"):
+        issues += _flow_issues(f"flows[{index}]", flow, slugs["collection"])
+    return issues
+
+
+def _schema_fields(data: Any, defined: dict[str, str], issues: list[Issue]) -> dict[str, list[str] | None]:
+    """Check schemas and fields; return each schema's field names with forks resolved (``None`` if unknown)."""
+    own: dict[str, list[str]] = {}
+    parent: dict[str, str] = {}
+    for index, schema in _entries(data, "schemas"):
+        at = f"schemas[{index}]"
+        slug = _str(schema, "slug")
+        names: list[str] = []
+        for f_index, fld in _entries(schema, "fields"):
+            name = _str(fld, "name")
+            if name is not None and name in names:
+                issues.append((f"{at}.fields[{f_index}].name", f"duplicate field name {name!r} in this schema"))
+            elif name is not None:
+                names.append(name)
+            issues += _field_rule_issues(f"{at}.fields[{f_index}]", fld)
+        fork = _str(schema, "forkedFrom")
+        if fork is not None:
+            if fork == slug:
+                issues.append((f"{at}.forkedFrom", "a schema cannot be forked from itself"))
+            elif fork not in defined:
+                issues.append((f"{at}.forkedFrom", _unknown_ref("schema", fork, defined)))
+            elif slug:
+                parent[slug] = fork
+        elif not schema.get("fields"):
+            issues.append((f"{at}.fields", "a schema needs at least one field (or forkedFrom, to inherit them)"))
+        if slug and slug not in own:
+            own[slug] = names if schema.get("fields") else []
+    resolved: dict[str, list[str] | None] = {}
+    for slug in own:
+        chain, current = [slug], slug
+        while not own[current] and current in parent:
+            current = parent[current]
+            if current in chain:
+                at = defined.get(slug, "schemas")
+                cycle = " → ".join([*chain, current])
+                issues.append((f"{at.rsplit('.', 1)[0]}.forkedFrom", f"forkedFrom cycle: {cycle}"))
+                current = ""
+                break
+            chain.append(current)
+        resolved[slug] = own.get(current) or None
+    return resolved
+
+
+def _field_rule_issues(at: str, fld: dict[str, Any]) -> list[Issue]:
+    issues: list[Issue] = []
+    rules = fld.get("rules")
+    ftype = _str(fld, "type")
+    if not isinstance(rules, dict) or ftype is None:
+        return issues
+    for key in ("pattern", "minLength", "maxLength"):
+        if key in rules and ftype not in STRING_TYPES:
+            kinds = ", ".join(sorted(STRING_TYPES))
+            issues.append((f"{at}.rules.{key}", f"{key} applies to text fields ({kinds}), not {ftype}"))
+    for key in ("minimum", "maximum"):
+        if key in rules and ftype not in NUMERIC_TYPES:
+            issues.append((f"{at}.rules.{key}", f"{key} applies to NUMBER and INTEGER fields, not {ftype}"))
+    pattern = rules.get("pattern")
+    if isinstance(pattern, str):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            issues.append((f"{at}.rules.pattern", f"{pattern!r} is not a valid regular expression ({exc})"))
+    for low, high in (("minimum", "maximum"), ("minLength", "maxLength")):
+        a, b = _num(rules, low), _num(rules, high)
+        if a is not None and b is not None and a > b:
+            issues.append((f"{at}.rules.{high}", f"{high} ({b}) is less than {low} ({a})"))
+    enum = rules.get("enum")
+    if isinstance(enum, list):
+        expected = ((int, float) if ftype in NUMERIC_TYPES else bool if ftype == "BOOLEAN" else str)
+        for e_index, value in enumerate(enum):
+            if not isinstance(value, expected) or (ftype in NUMERIC_TYPES and isinstance(value, bool)):
+                issues.append((f"{at}.rules.enum[{e_index}]", f"{short_repr(value)} is not a valid {ftype} value"))
+    return issues
+
+
+def check_template_at(at: str, text: Any, kind: str) -> list[Issue]:
+    """Template problems as issues (nothing for a non-string; the schema reports that)."""
+    if not isinstance(text, str):
+        return []
+    return [(at, f"template {text!r}: {problem}") for problem in templates.check_template(text, kind)]
+
+
+def _destination_issues(at: str, dest: dict[str, Any]) -> list[Issue]:
+    issues: list[Issue] = []
+    dtype = _str(dest, "type")
+    allowed = {"S3": {"bucket", "pathTemplate", "filenameTemplate"},
+               "SFTP": {"directory", "pathTemplate", "filenameTemplate"},
+               "STITCH": {"table", "keyFields"}}.get(dtype or "", set())
+    if dtype is None or dtype not in {"S3", "SFTP", "STITCH"}:
+        return issues
+    for key in ("bucket", "directory", "pathTemplate", "filenameTemplate", "table", "keyFields"):
+        if key in dest and key not in allowed:
+            issues.append((f"{at}.{key}", f"{key} does not apply to {dtype} destinations"))
+    required = {"S3": "bucket", "SFTP": "directory", "STITCH": "keyFields"}[dtype]
+    if not dest.get(required):
+        issues.append((f"{at}.{required}", f"{required} is required (and non-empty) for {dtype} destinations"))
+    if dtype == "STITCH":
+        if dest.get("format") == "XLSX":
+            issues.append((f"{at}.format", "XLSX is not a format for STITCH destinations"))
+        keys = dest.get("keyFields")
+        if isinstance(keys, list) and len(set(map(str, keys))) != len(keys):
+            issues.append((f"{at}.keyFields", "keyFields lists a field twice"))
+        issues += check_template_at(f"{at}.table", dest.get("table"), "destination")
+        return issues
+    directory = _str(dest, "directory")
+    if directory is not None:
+        try:
+            templates.safe_join(directory, "x")
+        except ValueError as exc:
+            issues.append((f"{at}.directory", str(exc)))
+    found = []
+    for key in ("pathTemplate", "filenameTemplate"):
+        found += check_template_at(f"{at}.{key}", dest.get(key), "destination")
+    issues += found
+    path_t, file_t = _str(dest, "pathTemplate"), _str(dest, "filenameTemplate")
+    if path_t is not None and path_t.startswith("/"):
+        issues.append((f"{at}.pathTemplate", "must be relative: it is joined under the bucket or directory"))
+    elif file_t is not None and "/" in file_t:
+        issues.append((f"{at}.filenameTemplate", "must not contain '/': put directories in pathTemplate"))
+    elif not found:
+        try:
+            rendered = templates.render(path_t or "", _SAMPLE).strip("/")
+            name = templates.render(file_t or "{source}", _SAMPLE)
+            templates.safe_join(directory or "", f"{rendered}/{name}" if rendered else name)
+        except ValueError as exc:
+            issues.append((f"{at}.{'pathTemplate' if path_t else 'filenameTemplate'}", str(exc)))
+    return issues
+
+
+def _collection_issues(
+    at: str,
+    coll: dict[str, Any],
+    slugs: dict[str, dict[str, str]],
+    fields: dict[str, list[str] | None],
+    destinations: dict[str | None, dict[str, Any]],
+) -> list[Issue]:
+    issues, _ = _unique("source", [(f"{at}.sources[{i}].slug", _str(s, "slug")) for i, s in _entries(coll, "sources")])
+    schema = _str(coll, "schema")
+    if schema is not None and schema not in slugs["schema"]:
+        issues.append((f"{at}.schema", _unknown_ref("schema", schema, slugs["schema"])))
+    links = coll.get("destinations")
+    seen: set[str] = set()
+    for d_index, slug in enumerate(links if isinstance(links, list) else []):
+        if not isinstance(slug, str):
+            continue
+        where = f"{at}.destinations[{d_index}]"
+        if slug in seen:
+            issues.append((where, f"destination {slug!r} is linked twice"))
+            continue
+        seen.add(slug)
+        if slug not in slugs["destination"]:
+            issues.append((where, _unknown_ref("destination", slug, slugs["destination"])))
+            continue
+        dest = destinations.get(slug, {})
+        names = fields.get(schema) if schema else None
+        keys = dest.get("keyFields")
+        if dest.get("type") == "STITCH" and names is not None and isinstance(keys, list):
+            missing = [k for k in keys if k not in names]
+            if missing:
+                issues.append((where, f"STITCH destination {slug!r} has keyFields {missing} that are not fields of "
+                                      f"schema {schema!r} (fields: {', '.join(names)})"))
+    return issues
+
+
+def cron_problem(expression: str) -> str | None:
+    """Why a cron expression is unusable (5 fields or an ``@`` preset), or ``None``."""
+    text = expression.strip()
+    if text.startswith("@"):
+        if text in CRON_PRESETS:
+            return None
+        return f"unknown cron preset {text!r}; use one of {', '.join(sorted(CRON_PRESETS))}"
+    if len(text.split()) != 5:
+        return f"{expression!r} must have 5 fields: minute hour day-of-month month day-of-week"
+    return None if croniter.is_valid(text) else f"{expression!r} is not a valid cron expression"
+
+
+def _flow_issues(at: str, flow: dict[str, Any], collections: dict[str, str]) -> list[Issue]:
+    issues: list[Issue] = []
+    cron = _str(flow, "cron")
+    problem = cron_problem(cron) if cron is not None else None
+    if problem:
+        issues.append((f"{at}.cron", problem))
+    data, push, close = _num(flow, "dataHours"), _num(flow, "pushHours"), _num(flow, "closeHours")
+    if data is not None and push is not None and data > push:
+        issues.append((f"{at}.pushHours", f"pushHours ({push}) is less than dataHours ({data}); "
+                                          "the rule is dataHours ≤ pushHours ≤ closeHours"))
+    if push is not None and close is not None and push > close:
+        issues.append((f"{at}.closeHours", f"closeHours ({close}) is less than pushHours ({push}); "
+                                           "the rule is dataHours ≤ pushHours ≤ closeHours"))
+    definition = flow.get("definition")
+    if not isinstance(definition, dict):
+        return issues
+    d_at = f"{at}.definition"
+    target = _str(definition, "collectionId")
+    if target is not None and target not in collections:
+        issues.append((f"{d_at}.collectionId", _unknown_ref("collection", target, collections)))
+    template = _str(definition, "inputUriTemplate")
+    for key in ("chunks", "chunkCollectHours"):
+        if key in definition and "inputUriTemplate" not in definition:
+            issues.append((f"{d_at}.{key}", f"{key} requires inputUriTemplate (chunks split the inputs read from it)"))
+    collect = _num(definition, "chunkCollectHours")
+    if collect is not None and data is not None and collect > data:
+        issues.append((f"{d_at}.chunkCollectHours", f"chunkCollectHours ({collect}) exceeds dataHours ({data}); "
+                                                     "the rule is chunkCollectHours ≤ dataHours"))
+    if template is not None:
+        found = check_template_at(f"{d_at}.inputUriTemplate", template, "input")
+        issues += found
+        if not template.startswith(("s3://", "file://")):
+            issues.append((f"{d_at}.inputUriTemplate",
+                           f"{template!r} must be an s3:// URI (or file:// for local tests)"))
+        elif not found and "bucketname" in templates.template_variables(template) and not definition.get("inputBucket"):
+            issues.append((f"{d_at}.inputBucket",
+                           "required: inputUriTemplate uses {bucketname}, the value of inputBucket"))
+    return issues
