@@ -62,6 +62,10 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": "Stitch",
                 "python-modules": ["airflow_provider_importio.hooks.stitch"],
             },
+            {
+                "integration-name": "Import.io",
+                "python-modules": ["airflow_provider_importio.hooks.store"],
+            },
         ],
         "operators": [
             {
@@ -71,6 +75,18 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "integration-name": "Stitch",
                 "python-modules": ["airflow_provider_importio.operators.stitch"],
+            },
+        ],
+        "sensors": [
+            {
+                "integration-name": "Import.io",
+                "python-modules": ["airflow_provider_importio.sensors.crawl_run"],
+            },
+        ],
+        "triggers": [
+            {
+                "integration-name": "Import.io",
+                "python-modules": ["airflow_provider_importio.triggers.crawl_run"],
             },
         ],
         "connection-types": [
@@ -118,6 +134,44 @@ def get_provider_info() -> dict[str, Any]:
                     **_transport_fields(),
                 },
             },
+            {
+                "connection-type": "importio_store",
+                "hook-class-name": "airflow_provider_importio.hooks.store.ImportioStoreHook",
+                "hook-name": "Import.io store",
+                "ui-field-behaviour": {
+                    "hidden-fields": [],
+                    "relabeling": {"schema": "Database"},
+                    "placeholders": {
+                        "host": "PostgreSQL host; leave empty (and no URL) for the SQLite file under AIRFLOW_HOME",
+                        "schema": "importio_store",
+                        "login": "importio",
+                        "port": "5432",
+                    },
+                },
+                "conn-fields": {
+                    "url": {
+                        "label": "SQLAlchemy URL",
+                        "description": "Overrides host/port/login/schema, e.g. postgresql+psycopg://user@db:5432/"
+                        "importio_store or sqlite:////srv/airflow/importio_store.db; the Password field fills a "
+                        "URL without one.",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "driver": {
+                        "label": "Driver",
+                        "description": "SQLAlchemy driver for host/port fields; default postgresql+psycopg (psycopg 3).",
+                        "schema": {"type": ["string", "null"], "default": "postgresql+psycopg"},
+                    },
+                    "sslmode": {
+                        "label": "SSL mode",
+                        "description": "libpq sslmode (disable, allow, prefer, require, verify-ca, verify-full).",
+                        "schema": {"type": ["string", "null"],
+                                   "enum": ["disable", "allow", "prefer", "require", "verify-ca", "verify-full", None]},
+                    },
+                },
+            },
         ],
-        "extra-links": [],
+        "extra-links": [
+            "airflow_provider_importio.links.ImportioCrawlRunLink",
+            "airflow_provider_importio.links.ImportioExtractorLink",
+        ],
     }

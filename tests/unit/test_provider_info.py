@@ -24,11 +24,13 @@ def test_entry_point_and_package_name_match_the_distribution():
 
 def test_connection_form_fields_for_the_airflow_ui():
     conns = {c["connection-type"]: c for c in get_provider_info()["connection-types"]}
-    assert set(conns) == {"importio", "stitch_connect", "stitch_import"}
+    assert set(conns) == {"importio", "stitch_connect", "stitch_import", "importio_store"}
     assert conns["importio"]["ui-field-behaviour"]["relabeling"]["password"] == "API key"
     assert conns["stitch_import"]["conn-fields"]["region"]["schema"]["default"] == "north-america"
+    assert conns["importio_store"]["conn-fields"]["url"]["schema"]["type"] == ["string", "null"]
     for conn in conns.values():
-        assert {"timeout", "max_retries", "backoff_base"} <= set(conn["conn-fields"])
+        if conn["connection-type"] != "importio_store":  # a database, not an HTTP API
+            assert {"timeout", "max_retries", "backoff_base"} <= set(conn["conn-fields"])
         for field in conn["conn-fields"].values():
             assert field["label"] and field["description"] and "type" in field["schema"]
         module, _, cls = conn["hook-class-name"].rpartition(".")
