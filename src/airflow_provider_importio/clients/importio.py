@@ -284,6 +284,13 @@ class ImportioClient(ImportioApi):
                  retry: RetryPolicy | None = None, **transport_kwargs: Any) -> None:
         self.transport = build_transport(api_key, base_url, timeout=timeout, retry=retry, **transport_kwargs)
 
+    @classmethod
+    def from_transport(cls, transport: HttpTransport) -> ImportioClient:
+        """A client over an existing transport (e.g. ``ImportioHook.transport_for(conn)`` in a trigger)."""
+        client = cls.__new__(cls)
+        client.transport = transport
+        return client
+
     def close(self) -> None:
         self.transport.close()
 

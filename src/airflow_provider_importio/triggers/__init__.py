@@ -1,0 +1,1 @@
+"""Triggers of the Import.io provider (they run in the Airflow triggerer)."""
