@@ -70,7 +70,10 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "Import.io",
-                "python-modules": ["airflow_provider_importio.operators.deploy"],
+                "python-modules": [
+                    "airflow_provider_importio.operators.deploy",
+                    "airflow_provider_importio.operators.input_pickup",
+                ],
             },
             {
                 "integration-name": "Stitch",

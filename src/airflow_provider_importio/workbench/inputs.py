@@ -1,0 +1,492 @@
+"""Picking up a delivery's input file: read, check, normalise and split Import.io extractor inputs.
+
+Plain Python (no Airflow): the operator
+:class:`~airflow_provider_importio.operators.input_pickup.ImportioInputPickupOperator` supplies the
+stream (S3) and the chunk writer. See ``docs/inputs.md`` for the rules and messages.
+
+* **Formats** (:func:`detect_input_format`): a JSON array of objects (first non-space byte ``[``),
+  newline-delimited JSON objects (``{``), else plain text with one URL a line. A declared format
+  (``json``, ``ndjson``, ``text``) overrides the detection.
+* **Inputs** are normalised to Import.io's NDJSON shape ``{"_url": ..., **extra}``; ``url`` is an
+  alias of ``_url``. Each URL must be an absolute ``http``/``https`` URL with a host. Bad inputs
+  are counted and reported (:class:`PickupReport`), never silently dropped; a missing or empty
+  file, a malformed JSON array, or a file whose every input is bad raises :class:`InputFileError`.
+* **Chunks**: the ``n`` valid inputs are split, in order, into ``k = min(chunks, n)`` contiguous
+  ranges; chunk ``i`` holds inputs ``[i·n//k, (i+1)·n//k)`` (sizes differ by at most one). Valid
+  inputs are spooled to a local temporary file first, so memory stays flat however large the input.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any, BinaryIO, ContextManager, NamedTuple
+from urllib.parse import urlsplit
+
+from airflow_provider_importio.workbench import record_files, templates
+from airflow_provider_importio.workbench.windows import ChunkWindow, delivery_windows
+
+#: Input file formats: a JSON array, newline-delimited JSON, plain text (one URL a line).
+INPUT_FORMATS = ("json", "ndjson", "text")
+_FORMAT_ALIASES = {"jsonl": "ndjson", "txt": "text"}
+BLOCK_BYTES = 1 << 20
+#: A line longer than this is a bad input; it is skipped without being held in memory.
+MAX_LINE_BYTES = 1 << 20
+#: How many bad inputs a report keeps as examples (all are counted).
+MAX_EXAMPLES = 100
+#: How many examples the "every input is invalid" message quotes.
+MESSAGE_EXAMPLES = 5
+PREVIEW_CHARS = 80
+CHUNK_NAME = "chunk-{index:04d}.ndjson"
+CHUNK_NAME_RE = re.compile(r"chunk-\d{4,}\.ndjson")
+_WHITESPACE = b" \t\r\n"
+_BOM = b"\xef\xbb\xbf"
+_BAD_URL_CHARS = re.compile(r"[\s\x00-\x1f\x7f]")
+#: The common case, accepted without ``urlsplit``: scheme, a plain host name, then a path, query or nothing.
+_PLAIN_URL = re.compile(r"[hH][tT][tT][pP][sS]?://[A-Za-z0-9][A-Za-z0-9.-]*(?:[/?#][^\s\x00-\x1f\x7f]*)?")
+#: The same for a text line's bytes, limited to printable ASCII without ``"`` and ``\\`` (nothing to escape in JSON).
+_PLAIN_URL_BYTES = re.compile(rb"[hH][tT][tT][pP][sS]?://[A-Za-z0-9][A-Za-z0-9.-]*(?:[/?#][!#-\[\]-~]*)?")
+_DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_QUOTE = json.encoder.encode_basestring  # what _DUMPS does to a string, without its per-call overhead
+
+
+class InputFileError(ValueError):
+    """The input file cannot be used: missing, empty, malformed, or every input in it is bad."""
+
+
+@dataclass(frozen=True)
+class BadInput:
+    """One bad input: where it is (``line 7``, ``item 3``) and why it was refused."""
+
+    where: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.reason}"
+
+
+@dataclass
+class PickupReport:
+    """What a pickup read: inputs seen (``total``), ``valid`` and ``bad``; the first bad ones as examples."""
+
+    uri: str
+    format: str = ""
+    total: int = 0
+    valid: int = 0
+    bad: int = 0
+    examples: list[BadInput] = field(default_factory=list)
+
+    def add_bad(self, where: str, reason: str) -> None:
+        self.total += 1
+        self.bad += 1
+        if len(self.examples) < MAX_EXAMPLES:
+            self.examples.append(BadInput(where, reason))
+
+    def summary(self) -> str:
+        """``1000000 inputs in s3://b/k (text): 999998 valid, 2 bad``."""
+        return f"{self.total} inputs in {self.uri} ({self.format or 'unread'}): {self.valid} valid, {self.bad} bad"
+
+    def bad_lines(self, limit: int | None = None) -> str:
+        """The examples as ``line 3: reason; line 9: reason; and 40 more``."""
+        shown = self.examples[:limit] if limit is not None else self.examples
+        text = "; ".join(map(str, shown))
+        if self.bad > len(shown):
+            text += f"; and {self.bad - len(shown)} more"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"uri": self.uri, "format": self.format, "total": self.total, "valid": self.valid, "bad": self.bad,
+                "examples": [{"where": e.where, "reason": e.reason} for e in self.examples]}
+
+
+class InputItem(NamedTuple):
+    """One input of the file: where it is, the normalised input (``None`` if bad), and why it is bad."""
+
+    where: str
+    input: dict[str, Any] | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class InputChunk:
+    """A chunk descriptor: the staged NDJSON file (``None``: the extractor's default inputs), how many
+    inputs it holds, the offset of its first input among the valid ones, and its collect window."""
+
+    index: int
+    uri: str | None
+    count: int | None
+    first_input: int
+    start: datetime
+    collect_by: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able (XCom): datetimes as ISO 8601 strings."""
+        return {"index": self.index, "uri": self.uri, "count": self.count, "first_input": self.first_input,
+                "start": self.start.isoformat(), "collect_by": self.collect_by.isoformat()}
+
+
+@dataclass(frozen=True)
+class Pickup:
+    """The outcome of :func:`pickup_inputs`."""
+
+    report: PickupReport
+    chunks: list[InputChunk]
+
+
+# --------------------------------------------------------------------------- input URI templates
+
+
+def input_uri_variables(moment: datetime, variables: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """The variables of an input URI template for a delivery starting at ``moment`` (aware).
+
+    Time variables (``YYYY``, ``MM``, ``DD``, ``HH``, ``ww``, ``GGGG``; UTC) come from ``moment``;
+    ``variables`` adds (or overrides) any of :data:`~airflow_provider_importio.workbench.templates.INPUT_VARIABLES`
+    — ``flow``, ``collection``, ``project``, ``source``, ``bucketname``. ``None`` values are left out.
+    """
+    values = {k: v for k, v in templates.time_variables(moment).items() if k in templates.INPUT_VARIABLES}
+    unknown = sorted(set(variables or {}) - templates.INPUT_VARIABLES)
+    if unknown:
+        known = ", ".join(sorted(templates.INPUT_VARIABLES, key=str.lower))
+        raise ValueError(f"unknown input URI variable(s) {', '.join(map(repr, unknown))}; known: {known}")
+    values.update({k: str(v) for k, v in (variables or {}).items() if v is not None})
+    return values
+
+
+def expand_input_uri(template: str, moment: datetime, variables: Mapping[str, Any] | None = None) -> str:
+    """``template`` (``s3://{bucketname}/:YYYY/:ww/:source/inputs.json``) expanded for the delivery."""
+    problems = templates.check_template(template, "input")
+    if problems:
+        raise templates.TemplateError(f"input URI template {template!r}: {problems[0]}")
+    return templates.render(template, input_uri_variables(moment, variables))
+
+
+# --------------------------------------------------------------------------- reading and checking
+
+
+def normalise_format(declared: str | None) -> str:
+    """``auto`` or one of :data:`INPUT_FORMATS` (``jsonl`` and ``txt`` are aliases)."""
+    fmt = (declared or "auto").lower()
+    fmt = _FORMAT_ALIASES.get(fmt, fmt)
+    if fmt != "auto" and fmt not in INPUT_FORMATS:
+        raise ValueError(f"unknown input format {declared!r}; expected auto, {', '.join(INPUT_FORMATS)}")
+    return fmt
+
+
+def detect_input_format(head: bytes, declared: str | None = "auto") -> str:
+    """The format of a file starting with ``head``: the declared one, else by the first non-space byte."""
+    fmt = normalise_format(declared)
+    if fmt != "auto":
+        return fmt
+    first = head.removeprefix(_BOM).lstrip(_WHITESPACE)[:1]
+    return {b"[": "json", b"{": "ndjson"}.get(first, "text")
+
+
+def check_url(value: Any) -> str | None:
+    """Why ``value`` is not an absolute http(s) URL with a host, or ``None`` if it is one."""
+    if not isinstance(value, str):
+        return f"the URL {_preview(value)} is not a string"
+    if _PLAIN_URL.fullmatch(value):
+        return None
+    if not value:
+        return "the URL is empty"
+    if not value[:8].lower().startswith(("http://", "https://")):
+        return f"{_preview(value)} is not an absolute http(s) URL"
+    if _BAD_URL_CHARS.search(value):
+        return f"{_preview(value)} contains whitespace or a control character"
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError as exc:
+        return f"{_preview(value)} is not a valid URL ({exc})"
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return f"{_preview(value)} is not an absolute http(s) URL"
+    return None
+
+
+def check_input(value: Any) -> tuple[dict[str, Any] | None, str | None]:
+    """``(normalised input, None)`` or ``(None, reason)`` for one JSON value of an NDJSON line or array item.
+
+    The URL is the object's ``_url``, else its ``url``; the result is ``{"_url": <url>, **other fields}``
+    (when ``_url`` is set, a ``url`` field is kept as an ordinary extra input). Surrounding whitespace of
+    the URL is removed.
+    """
+    if not isinstance(value, dict):
+        return None, f"{_preview(value)} is not a JSON object"
+    key = "_url" if value.get("_url") is not None else "url" if value.get("url") is not None else None
+    if key is None:
+        return None, f'{_preview(value)} has no "_url" (or "url") field'
+    url = value[key]
+    if isinstance(url, str):
+        url = url.strip()
+    reason = check_url(url)
+    if reason:
+        return None, reason
+    normalised = {"_url": url}
+    normalised.update((k, v) for k, v in value.items() if k != key and k != "_url")
+    return normalised, None
+
+
+def check_text_input(line: str) -> tuple[dict[str, Any] | None, str | None]:
+    """``({"_url": url}, None)`` or ``(None, reason)`` for one line of a plain-text file."""
+    url = line.strip()
+    reason = check_url(url)
+    return (None, reason) if reason else ({"_url": url}, None)
+
+
+def iter_inputs(stream: BinaryIO, *, name: str = "<stream>", fmt: str = "auto") -> Iterator[InputItem]:
+    """Each input of the file, checked and normalised, in order (blank lines are not inputs).
+
+    ``where`` is ``line N`` (from 1) in NDJSON and text files, ``item N`` (from 0, as in JSON) in a
+    JSON array. Raises :class:`InputFileError` for an empty file or a malformed JSON array.
+    """
+    detected, replay, first_line = _peek_format(stream, name, fmt)
+    label = "item" if detected == "json" else "line"
+    for position, line, reason in _encoded_inputs(replay, detected, first_line, name):
+        yield InputItem(f"{label} {position}", json.loads(line) if line is not None else None, reason)
+
+
+def _peek_format(stream: BinaryIO, name: str, fmt: str) -> tuple[str, BinaryIO, int]:
+    """Read until the first non-space byte; the format, a replaying stream, and the first line's number."""
+    declared = normalise_format(fmt)
+    skipped_lines = 0
+    first = True
+    while True:
+        block = stream.read(BLOCK_BYTES)
+        if not block:
+            raise InputFileError(f"{name} is empty")
+        probe = block.removeprefix(_BOM) if first else block
+        first = False
+        if probe.lstrip(_WHITESPACE):
+            break
+        skipped_lines += probe.count(b"\n")  # a run of whitespace is dropped, not held
+    return detect_input_format(probe, declared), _Replay(block, stream), skipped_lines + 1
+
+
+#: The inputs of a file as ``(line number or item index, the normalised input as an NDJSON line, None)``
+#: or ``(position, None, reason)``: the hot path, which builds no dicts or labels for plain URLs.
+_Encoded = Iterator[tuple[int, "bytes | None", "str | None"]]
+
+
+def _encoded_inputs(stream: BinaryIO, fmt: str, first_line: int, name: str) -> _Encoded:
+    if fmt == "json":
+        return _array_inputs(stream, name)
+    return _line_inputs(stream, fmt == "ndjson", first_line)
+
+
+def _array_inputs(stream: BinaryIO, name: str) -> _Encoded:
+    index = -1
+    try:
+        for index, (_, value) in enumerate(record_files.iter_json_array(stream, name=name)):
+            normalised, reason = check_input(value)
+            yield index, (_encode(normalised) if normalised is not None else None), reason
+    except record_files.RecordFileError as exc:
+        raise InputFileError(str(exc)) from None
+    if index < 0:
+        raise InputFileError(f"{name} is empty (an empty JSON array)")
+
+
+def _line_inputs(stream: BinaryIO, ndjson: bool, first_line: int) -> _Encoded:
+    plain = _PLAIN_URL_BYTES.fullmatch
+    for line_no, raw in enumerate(_bounded_lines(stream), start=first_line):
+        if raw is None:
+            yield line_no, None, f"the line is longer than {MAX_LINE_BYTES} bytes"
+            continue
+        if line_no == first_line:
+            raw = raw.removeprefix(_BOM)
+        stripped = raw.strip(_WHITESPACE)
+        if not stripped:
+            continue
+        if not ndjson:
+            if plain(stripped):  # nothing to escape: the NDJSON line is the bytes themselves
+                yield line_no, b'{"_url":"%s"}\n' % stripped, None
+                continue
+            try:
+                text = stripped.decode("utf-8")
+            except UnicodeDecodeError:
+                yield line_no, None, f"not valid UTF-8: {_preview(_text(stripped))}"
+                continue
+            normalised, reason = check_text_input(text)
+        else:
+            try:
+                value = json.loads(raw)  # unstripped, so an error's column is the file's
+            except ValueError as exc:
+                yield line_no, None, f"not valid JSON ({_json_error(exc)}): {_preview(_text(stripped))}"
+                continue
+            normalised, reason = check_input(value)
+        yield line_no, (_encode(normalised) if normalised is not None else None), reason
+
+
+def _encode(normalised: dict[str, Any]) -> bytes:
+    """One compact NDJSON line (UTF-8, non-ASCII kept) with its newline."""
+    if len(normalised) == 1:
+        return ('{"_url":%s}\n' % _QUOTE(normalised["_url"])).encode("utf-8")
+    return (_DUMPS(normalised) + "\n").encode("utf-8")
+
+
+def _bounded_lines(stream: BinaryIO) -> Iterator[bytes | None]:
+    """Each line without its ``\\n``; ``None`` for a line over :data:`MAX_LINE_BYTES` (not held whole)."""
+    rest = b""
+    overlong = False
+    while block := stream.read(BLOCK_BYTES):
+        parts = (rest + block).split(b"\n")
+        rest = parts.pop()
+        for i, part in enumerate(parts):
+            if i == 0 and overlong:
+                overlong = False
+                yield None
+            else:
+                yield part if len(part) <= MAX_LINE_BYTES else None
+        if overlong or len(rest) > MAX_LINE_BYTES:
+            overlong, rest = True, b""
+    if overlong:
+        yield None
+    elif rest:
+        yield rest
+
+
+class _Replay:
+    """A binary stream: ``head`` first, then the rest of ``stream``."""
+
+    def __init__(self, head: bytes, stream: BinaryIO) -> None:
+        self._head: bytes | None = head
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        if self._head is not None:
+            head, self._head = self._head, None
+            return head
+        return self._stream.read(size)
+
+
+# --------------------------------------------------------------------------- chunking
+
+
+def chunk_bounds(n: int, chunks: int) -> list[tuple[int, int]]:
+    """``[start, end)`` of each non-empty chunk of ``n`` inputs split into ``chunks``: contiguous, in order.
+
+    ``k = min(chunks, n)`` chunks; chunk ``i`` is ``[i·n//k, (i+1)·n//k)``, so sizes differ by at most one.
+    """
+    if isinstance(chunks, bool) or not isinstance(chunks, int) or chunks < 1:
+        raise ValueError(f"chunks must be an integer ≥ 1, not {chunks!r}")
+    k = min(chunks, n)
+    return [(i * n // k, (i + 1) * n // k) for i in range(k)]
+
+
+def chunk_windows(start: datetime, *, data_hours: float, chunk_collect_hours: float | None = None,
+                  chunks: int = 1, has_inputs: bool = True) -> tuple[ChunkWindow, ...]:
+    """The collect windows of a delivery's chunks (see :mod:`~airflow_provider_importio.workbench.windows`).
+
+    ``has_inputs=False`` is a flow without ``inputUriTemplate``: one chunk collected within ``data_hours``.
+    """
+    definition = SimpleNamespace(input_uri_template="inputs" if has_inputs else None,
+                                 chunks=chunks if has_inputs else None, chunk_collect_hours=chunk_collect_hours)
+    flow = SimpleNamespace(data_hours=data_hours, push_hours=data_hours, close_hours=data_hours, definition=definition)
+    return delivery_windows(flow, start).chunks  # type: ignore[arg-type]
+
+
+def default_inputs_chunk(start: datetime, *, data_hours: float) -> InputChunk:
+    """The single chunk of a delivery without an input file: the extractor runs its own default inputs."""
+    window = chunk_windows(start, data_hours=data_hours, has_inputs=False)[0]
+    return InputChunk(index=0, uri=None, count=None, first_input=0, start=window.start, collect_by=window.collect_by)
+
+
+def spool_inputs(stream: BinaryIO, spool: BinaryIO, *, name: str, fmt: str = "auto",
+                 progress: Callable[[PickupReport], None] | None = None,
+                 progress_every: int = 100_000) -> PickupReport:
+    """Write each valid input to ``spool`` as one compact NDJSON line; the report of what was read.
+
+    Raises :class:`InputFileError` when the file is empty, a JSON array is malformed, or every input is bad.
+    """
+    detected, replay, first_line = _peek_format(stream, name, fmt)
+    report = PickupReport(uri=name, format=detected)
+    label = "item" if detected == "json" else "line"
+    write = spool.write
+    for position, line, reason in _encoded_inputs(replay, detected, first_line, name):
+        if line is None:
+            report.add_bad(f"{label} {position}", reason or "invalid")
+        else:
+            report.total += 1
+            report.valid += 1
+            write(line)
+        if progress is not None and report.total % progress_every == 0:
+            progress(report)
+    if report.total == 0:
+        raise InputFileError(f"{name} is empty")
+    if report.valid == 0:
+        head = (f"the one input in {name} is invalid" if report.total == 1
+                else f"every one of the {report.total} inputs in {name} is invalid")
+        raise InputFileError(f"{head}: {report.bad_lines(MESSAGE_EXAMPLES)}")
+    return report
+
+
+def pickup_inputs(
+    open_stream: Callable[[], ContextManager[BinaryIO]],
+    *,
+    name: str,
+    chunks: int,
+    write_chunk: Callable[[int, str, int], str],
+    start: datetime,
+    data_hours: float,
+    chunk_collect_hours: float | None = None,
+    fmt: str = "auto",
+    progress: Callable[[PickupReport], None] | None = None,
+    progress_every: int = 100_000,
+    workdir: str | None = None,
+) -> Pickup:
+    """Read the input file, spool its valid inputs, and stage them as balanced chunks.
+
+    ``open_stream()`` opens the file (a ``FileNotFoundError`` becomes "``name`` does not exist");
+    ``write_chunk(index, local_path, count)`` stores one chunk's NDJSON file and returns its URI. The
+    windows come from the delivery ``start``, ``data_hours``, ``chunk_collect_hours`` and ``chunks``
+    (chunk ``i`` gets window ``i`` of the flow's ``chunks`` windows, also when fewer chunks are made).
+    """
+    windows = chunk_windows(start, data_hours=data_hours, chunk_collect_hours=chunk_collect_hours, chunks=chunks)
+    with tempfile.TemporaryDirectory(prefix="importio-inputs-", dir=workdir) as tmp:
+        spool_path = os.path.join(tmp, "valid.ndjson")
+        with contextlib.ExitStack() as stack:
+            try:
+                stream = stack.enter_context(open_stream())
+            except FileNotFoundError as exc:
+                raise InputFileError(f"{name} does not exist") from exc
+            with open(spool_path, "wb") as spool:
+                report = spool_inputs(stream, spool, name=name, fmt=fmt, progress=progress,
+                                      progress_every=progress_every)
+        staged: list[InputChunk] = []
+        with open(spool_path, "rb") as spool:
+            for index, (first, end) in enumerate(chunk_bounds(report.valid, chunks)):
+                chunk_path = os.path.join(tmp, CHUNK_NAME.format(index=index))
+                with open(chunk_path, "wb") as out:
+                    out.writelines(itertools.islice(spool, end - first))
+                uri = write_chunk(index, chunk_path, end - first)
+                os.unlink(chunk_path)
+                window = windows[index]
+                staged.append(InputChunk(index=index, uri=uri, count=end - first, first_input=first,
+                                         start=window.start, collect_by=window.collect_by))
+    return Pickup(report=report, chunks=staged)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _preview(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= PREVIEW_CHARS else text[:PREVIEW_CHARS - 3] + "..."
+
+
+def _text(raw: bytes) -> str:
+    return raw[:PREVIEW_CHARS * 4].decode("utf-8", "replace")
+
+
+def _json_error(exc: ValueError) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} at column {exc.colno}"
+    return str(exc)
