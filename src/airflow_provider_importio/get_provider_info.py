@@ -73,6 +73,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_importio.operators.deploy",
                     "airflow_provider_importio.operators.input_pickup",
+                    "airflow_provider_importio.operators.collection_run",
                 ],
             },
             {

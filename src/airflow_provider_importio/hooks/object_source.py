@@ -41,3 +41,23 @@ def open_uri(uri: str, aws_conn_id: str | None = "aws_default") -> Iterator[Bina
         raise SourceNotFoundError(f"{path} does not exist") from None
     with handle:
         yield handle
+
+
+def write_file(local_path: str, uri: str, aws_conn_id: str | None = "aws_default") -> str:
+    """Put a local file at ``uri`` (``s3://`` through ``S3Hook``, replacing; or a local path, atomically)."""
+    if uri.startswith("s3://"):
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        hook = S3Hook(aws_conn_id=aws_conn_id, transfer_config_args={"max_concurrency": 2})
+        bucket, key = hook.parse_s3_url(uri)
+        hook.load_file(local_path, key, bucket_name=bucket, replace=True)
+        return uri
+    import os
+    import shutil
+
+    path = uri[len("file://"):] if uri.startswith("file://") else uri
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    partial = f"{path}.partial"
+    shutil.copyfile(local_path, partial)
+    os.replace(partial, path)
+    return path

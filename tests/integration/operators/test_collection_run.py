@@ -1,0 +1,156 @@
+"""The collection-run operator against the Import.io emulator, moto's S3 and a SQLite store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+
+import pytest
+
+from airflow_provider_importio.clients.importio_results import parse_result_line
+from airflow_provider_importio.operators.collection_run import ImportioCollectionRunOperator
+from airflow_provider_importio.workbench.snapshot_states import SnapshotState
+from tests.integration.conftest import set_importio_connection
+
+NOW = dt.datetime.now(dt.timezone.utc)
+
+
+@pytest.fixture
+def env(importio_emulator, moto_server, monkeypatch, tmp_path):
+    set_importio_connection(monkeypatch, "importio_default", importio_emulator.url, importio_emulator.api_key)
+    monkeypatch.setenv("AIRFLOW_CONN_IMPORTIO_STORE_DEFAULT", json.dumps(
+        {"conn_type": "importio_store", "extra": {"url": f"sqlite:///{tmp_path / 'store.db'}"}}))
+    s3 = moto_server.client()
+    s3.create_bucket(Bucket="work")
+    return importio_emulator, s3
+
+
+def put_chunk(s3, index: int, urls: list[str]) -> dict:
+    key = f"staging/chunk-{index:04d}.ndjson"
+    s3.put_object(Bucket="work", Key=key, Body="".join(json.dumps({"_url": u}) + "\n" for u in urls).encode())
+    return {"index": index, "uri": f"s3://work/{key}", "count": len(urls), "first_input": 0,
+            "start": NOW.isoformat(), "collect_by": (NOW + dt.timedelta(minutes=5)).isoformat()}
+
+
+def operator(chunk, extractor_id, **kwargs) -> ImportioCollectionRunOperator:
+    return ImportioCollectionRunOperator(
+        task_id="collect", chunk=chunk, source={"slug": "shop-a", "extractor_id": extractor_id}, project="shop",
+        collection="products", flow="staging", results_uri="s3://work/snapshots", domain="shop.example",
+        locale="en_GB", poll_interval=0.05, lease_poll_interval=0.05, deferrable=False, **kwargs)
+
+
+def context(run_id: str = "manual__1") -> dict:
+    return {"run_id": run_id, "logical_date": NOW}
+
+
+def result_urls(s3, uri: str) -> list[str]:
+    key = uri.removeprefix("s3://work/")
+    body = s3.get_object(Bucket="work", Key=key)["Body"].read().decode()
+    return [parse_result_line(json.loads(line)).input_url for line in body.splitlines() if line.strip()]
+
+
+def test_a_chunk_becomes_a_pending_import_snapshot_and_a_rerun_starts_nothing(env):
+    emulator, s3 = env
+    extractor = emulator.add_extractor(name="Shop A")["guid"]
+    urls = [f"https://shop.example/p/{i}" for i in range(7)]
+    chunk = put_chunk(s3, 3, urls)
+    result = operator(chunk, extractor).execute(context())
+    assert result["state"] == "PENDING_IMPORT" and result["chunk"] == 3 and result["inputs"] == 7
+    assert result["rows"] == sum(len(emulator.expected_rows(u)) for u in urls)
+    assert result_urls(s3, result["results_uri"]) == urls
+    assert result["results_uri"].startswith("s3://work/snapshots/shop-a/chunk-0003-")
+
+    again = operator(chunk, extractor).execute(context())
+    assert again == result
+    assert emulator.request_count("POST", r"/start$") == 1 and len(emulator.crawl_runs(extractor)) == 1
+
+
+def test_two_chunks_of_one_extractor_never_overlap(env):
+    emulator, s3 = env
+    emulator.crawl_seconds = 0.4
+    extractor = emulator.add_extractor(name="Shop A")["guid"]
+    chunks = [put_chunk(s3, i, [f"https://shop.example/c{i}/{n}" for n in range(5)]) for i in range(3)]
+    results: dict[int, dict] = {}
+    errors: list[BaseException] = []
+
+    def run(chunk):
+        try:
+            results[chunk["index"]] = operator(chunk, extractor).execute(context())
+        except BaseException as exc:  # noqa: BLE001 - asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in chunks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    for chunk in chunks:  # each run crawled exactly its own chunk's inputs
+        expected = [f"https://shop.example/c{chunk['index']}/{n}" for n in range(5)]
+        assert result_urls(s3, results[chunk["index"]]["results_uri"]) == expected
+    runs = sorted(emulator.crawl_runs(extractor), key=lambda r: r["startedAt"])
+    assert len(runs) == 3
+    for before, after in zip(runs, runs[1:]):
+        assert before["stoppedAt"] <= after["startedAt"], (before, after)
+
+
+def test_a_failed_start_is_recorded_and_retried(env):
+    emulator, s3 = env
+    from airflow_provider_importio.clients.errors import NotFoundError
+    from airflow_provider_importio.hooks.store import ImportioStoreHook
+
+    chunk = put_chunk(s3, 0, ["https://shop.example/p/1"])
+    with pytest.raises(NotFoundError):
+        operator(chunk, "00000000-0000-4000-8000-000000000000").execute(context())
+    store = ImportioStoreHook().get_store()
+    (snapshot,) = store.snapshots()
+    assert snapshot.state is SnapshotState.START_FAILED and "404" in (snapshot.state_reason or "")
+    assert store.lease_holder("00000000-0000-4000-8000-000000000000") is None
+
+
+def test_a_late_run_is_stopped_and_marked_run_failed(env):
+    emulator, s3 = env
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from airflow_provider_importio.hooks.store import ImportioStoreHook
+
+    emulator.crawl_seconds = 30
+    extractor = emulator.add_extractor(name="Slow")["guid"]
+    chunk = put_chunk(s3, 0, ["https://shop.example/p/1"])
+    chunk["collect_by"] = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=1)).isoformat()
+    with pytest.raises(AirflowFailException, match="late"):
+        operator(chunk, extractor).execute(context())
+    (run,) = emulator.crawl_runs(extractor)
+    assert run["state"] == "CANCELLED"
+    store = ImportioStoreHook().get_store()
+    (snapshot,) = store.snapshots()
+    assert snapshot.state is SnapshotState.RUN_FAILED
+    assert [h.to_state for h in store.history(snapshot.id)][-1] is SnapshotState.RUN_FAILED
+    assert store.lease_holder(extractor) is None
+
+
+def test_deferrable_path_defers_to_the_crawl_trigger_and_completes(env):
+    import asyncio
+
+    from airflow.sdk.exceptions import TaskDeferred
+
+    emulator, s3 = env
+    extractor = emulator.add_extractor(name="Shop A")["guid"]
+    chunk = put_chunk(s3, 1, ["https://shop.example/p/9"])
+    op = operator(chunk, extractor)
+    op.deferrable = True
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute(context())
+    assert deferred.value.method_name == "execute_complete"
+    trigger = deferred.value.trigger
+
+    async def first_event():
+        async for event in trigger.run():
+            return event.payload
+
+    event = asyncio.run(first_event())
+    result = op.execute_complete(context(), event)
+    assert result["state"] == "PENDING_IMPORT" and result["rows"] == len(emulator.expected_rows("https://shop.example/p/9"))
+    with pytest.raises(Exception, match="Unknown trigger event"):
+        op.execute_complete(context("manual__2"), {"status": "weird"})
