@@ -33,6 +33,8 @@ from airflow_provider_importio.workbench.windows import delivery_windows, format
 #: (tests, the demo), which crash on DAGs with deadlines in Airflow 3.3.2; never for a scheduler.
 DEADLINES_ENV = "IMPORTIO_FLOW_DEADLINES"
 DEFAULT_CALLBACK = "airflow_provider_importio.flows.callbacks.log_push_overdue"
+#: Where chunk files and snapshot results go when the factory is not told (``s3://...`` or a path).
+ARTIFACTS_ENV = "IMPORTIO_ARTIFACTS_URI"
 #: Deliveries before this date are never scheduled (catchup is off anyway).
 START_DATE = datetime(2024, 1, 1, tzinfo=timezone.utc)
 DEFAULT_ARGS: dict[str, Any] = {"owner": "importio", "retries": 2, "retry_delay": timedelta(minutes=1),
@@ -64,6 +66,12 @@ def build_flow_dags(
     default_args: Mapping[str, Any] | None = None,
     max_active_runs: int | None = None,
     deadlines: bool | None = None,
+    artifacts_uri: str | None = None,
+    artifacts_conn_id: str | None = None,
+    importio_conn_id: str = "importio_default",
+    store_conn_id: str = "importio_store_default",
+    domain_concurrency: int = 4,
+    poll_interval: float = 30.0,
 ) -> dict[str, DAG]:
     """One DAG per flow of ``project``, keyed by DAG id (``<project>__<flow>``).
 
@@ -74,20 +82,40 @@ def build_flow_dags(
     :param max_active_runs: deliveries of one flow open at once; default: as many as the cron
         can start within ``closeHours`` (so deliveries overlap as Workbench's do, never pile up).
     :param deadlines: build deadline alerts; default on unless ``IMPORTIO_FLOW_DEADLINES=off``.
+    :param artifacts_uri: where chunk files and snapshot results go (``s3://bucket/prefix`` or a
+        local directory); default ``$IMPORTIO_ARTIFACTS_URI``, else ``$AIRFLOW_HOME/importio-artifacts``
+        (fine for one machine, not for distributed workers).
+    :param artifacts_conn_id: AWS connection for the artifacts; default the flow's input connection.
+    :param domain_concurrency: collection runs of one domain at once (the collection's ``domain``).
+    :param poll_interval: seconds between polls of a running crawl.
     """
     if deadlines is None:
         deadlines = os.environ.get(DEADLINES_ENV, "on").strip().lower() not in ("off", "0", "false", "no")
+    settings = {
+        "artifacts_uri": artifacts_uri or os.environ.get(ARTIFACTS_ENV) or default_artifacts_uri(),
+        "artifacts_conn_id": artifacts_conn_id,
+        "importio_conn_id": importio_conn_id,
+        "store_conn_id": store_conn_id,
+        "domain_concurrency": domain_concurrency,
+        "poll_interval": poll_interval,
+    }
     return {
         dag_id_for(project, flow): _flow_dag(project, flow, on_push_overdue=on_push_overdue,
                                              default_args={**DEFAULT_ARGS, **(default_args or {})},
-                                             max_active_runs=max_active_runs, deadlines=deadlines)
+                                             max_active_runs=max_active_runs, deadlines=deadlines,
+                                             settings=settings)
         for flow in project.flows
     }
 
 
+def default_artifacts_uri() -> str:
+    home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
+    return os.path.join(home, "importio-artifacts")
+
+
 def _flow_dag(project: Project, flow: Flow, *, on_push_overdue: Callable[..., Any] | str | None,
-              default_args: dict[str, Any], max_active_runs: int | None, deadlines: bool) -> DAG:
-    from airflow.providers.standard.operators.empty import EmptyOperator
+              default_args: dict[str, Any], max_active_runs: int | None, deadlines: bool,
+              settings: dict[str, Any]) -> DAG:
     from airflow.timetables.trigger import CronTriggerTimetable
 
     collection = project.flow_collection(flow)
@@ -108,17 +136,76 @@ def _flow_dag(project: Project, flow: Flow, *, on_push_overdue: Callable[..., An
         tags=["importio", f"project:{project.slug}", f"collection:{collection.slug}"],
         deadline=deadline,
     ) as dag:
-        # The delivery's task graph; the pickup, collection-run, QA and push steps replace these
-        # placeholders as their operators land.
-        steps = [EmptyOperator(task_id=name, doc_md=doc) for name, doc in (
-            ("pickup_inputs", "Read the flow's input file from S3 and split it into chunks."),
-            ("collect", "One collection run per chunk and active source, each at its offset in the data window."),
-            ("qa", "Statistics and checks per snapshot; failures go to a person for review."),
-            ("push", "Write passed snapshots to the collection's linked destinations."),
-        )]
-        for upstream, downstream in zip(steps, steps[1:]):
-            upstream >> downstream
+        _delivery_tasks(project, flow, collection, settings)
     return dag
+
+
+def _delivery_tasks(project: Project, flow: Flow, collection: Collection, settings: dict[str, Any]) -> None:
+    """pickup (per source when the input URI names one) → collection runs (chunks × sources) → qa → push."""
+    from airflow.providers.standard.operators.empty import EmptyOperator
+    from airflow.sdk import task
+
+    from airflow_provider_importio.operators.collection_run import ImportioCollectionRunOperator
+    from airflow_provider_importio.operators.input_pickup import ImportioInputPickupOperator
+
+    definition = flow.definition
+    template = definition.input_uri_template
+    per_source = bool(template) and any(token in template for token in (":source", "{source}"))
+    sources = {s.slug: {"slug": s.slug, "extractor_id": s.extractor_id} for s in collection.sources}
+    artifacts = settings["artifacts_uri"].rstrip("/")
+    base_variables = {"project": project.slug, "collection": collection.slug, "flow": flow.slug,
+                      "bucketname": definition.input_bucket}
+
+    @task(task_id="plan_delivery")
+    def plan_delivery(params: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
+        """One input pickup per source (the input URI names the source) or one for all sources."""
+        chosen = [slug for slug in params.get("sources") or [] if slug in sources]
+        if not chosen:
+            raise ValueError("no sources selected for this delivery (params.sources is empty)")
+        groups = chosen if per_source else ["all"]
+        return [{"variables": {**base_variables, "source": group if per_source else ""},
+                 "staging_uri": f"{artifacts}/staging/{project.slug}/{flow.slug}/{run_id}/{group}"}
+                for group in groups]
+
+    @task(task_id="plan_runs")
+    def plan_runs(groups: list[dict[str, Any]], pickups: list[list[dict[str, Any]]],
+                  params: dict[str, Any]) -> list[dict[str, Any]]:
+        """A collection run per (chunk, source): each source gets the chunks of its own input file."""
+        chosen = [slug for slug in params.get("sources") or [] if slug in sources]
+        runs = []
+        for group, chunks in zip(groups, pickups):
+            for slug in [group["variables"]["source"]] if per_source else chosen:
+                runs += [{"chunk": chunk, "source": sources[slug]} for chunk in chunks]
+        return runs
+
+    groups = plan_delivery()
+    pickup = ImportioInputPickupOperator.partial(
+        task_id="pickup_inputs",
+        input_uri="{{ params.input_uri }}" if template else None,
+        chunks="{{ params.chunks }}" if template else 1,
+        data_hours=flow.data_hours,
+        chunk_collect_hours=definition.chunk_collect_hours,
+        aws_conn_id=definition.input_connection,
+    ).expand_kwargs(groups)
+    runs = plan_runs(groups, pickup.output)
+    collect = ImportioCollectionRunOperator.partial(
+        task_id="collect",
+        project=project.slug,
+        collection=collection.slug,
+        flow=flow.slug,
+        results_uri=f"{artifacts}/snapshots/{project.slug}/{flow.slug}/{{{{ run_id }}}}",
+        domain=collection.domain,
+        locale=collection.locale,
+        domain_concurrency=settings["domain_concurrency"],
+        importio_conn_id=settings["importio_conn_id"],
+        aws_conn_id=settings["artifacts_conn_id"] or definition.input_connection,
+        store_conn_id=settings["store_conn_id"],
+        poll_interval=settings["poll_interval"],
+    ).expand_kwargs(runs)
+    # QA and push replace these placeholders as their operators land.
+    qa = EmptyOperator(task_id="qa", doc_md="Statistics and checks per snapshot; failures go to a person.")
+    push = EmptyOperator(task_id="push", doc_md="Write passed snapshots to the linked destinations.")
+    collect >> qa >> push
 
 
 def _deadline(project: Project, flow: Flow, dag_id: str, callback: Callable[..., Any] | str | None) -> Any:

@@ -154,3 +154,30 @@ def test_deferrable_path_defers_to_the_crawl_trigger_and_completes(env):
     assert result["state"] == "PENDING_IMPORT" and result["rows"] == len(emulator.expected_rows("https://shop.example/p/9"))
     with pytest.raises(Exception, match="Unknown trigger event"):
         op.execute_complete(context("manual__2"), {"status": "weird"})
+
+
+def test_the_domain_caps_runs_of_different_extractors(env):
+    emulator, s3 = env
+    emulator.crawl_seconds = 0.4
+    extractors = [emulator.add_extractor(name=f"Shop {i}")["guid"] for i in range(2)]
+    chunk = put_chunk(s3, 0, ["https://shop.example/p/1"])
+    errors: list[BaseException] = []
+
+    def run(extractor, slug):
+        try:
+            ImportioCollectionRunOperator(
+                task_id="collect", chunk=chunk, source={"slug": slug, "extractor_id": extractor}, project="shop",
+                collection="products", flow="staging", results_uri="s3://work/snapshots", domain="shop.example",
+                domain_concurrency=1, poll_interval=0.05, lease_poll_interval=0.05, deferrable=False,
+            ).execute(context())
+        except BaseException as exc:  # noqa: BLE001 - asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(e, f"s{i}")) for i, e in enumerate(extractors)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    first, second = sorted((emulator.crawl_runs(e)[0] for e in extractors), key=lambda r: r["startedAt"])
+    assert first["stoppedAt"] <= second["startedAt"]  # one run at a time on shop.example
