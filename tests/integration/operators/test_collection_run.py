@@ -108,6 +108,23 @@ def test_a_failed_start_is_recorded_and_retried(env):
     assert snapshot.state is SnapshotState.START_FAILED and "404" in (snapshot.state_reason or "")
     assert store.lease_holder("00000000-0000-4000-8000-000000000000") is None
 
+    # Once the extractor exists, a retry of the task retries the start of the same snapshot.
+    emulator.add_extractor(name="Late arrival", guid="00000000-0000-4000-8000-000000000000")
+    result = operator(chunk, "00000000-0000-4000-8000-000000000000").execute(context())
+    assert result["snapshot_id"] == snapshot.id and result["state"] == "PENDING_IMPORT"
+    assert [h.to_state.value for h in store.history(snapshot.id)] == [
+        "START_PENDING", "START_FAILED", "START_PENDING", "STARTED", "PENDING_IMPORT"]
+
+
+def test_without_an_input_file_the_extractor_runs_its_default_inputs(env):
+    emulator, s3 = env
+    extractor = emulator.add_extractor(name="Defaults", inputs=["https://shop.example/d/1", "https://shop.example/d/2"])
+    chunk = {"index": 0, "uri": None, "count": None, "first_input": 0, "start": NOW.isoformat(),
+             "collect_by": (NOW + dt.timedelta(minutes=5)).isoformat()}
+    result = operator(chunk, extractor["guid"]).execute(context())
+    assert result_urls(s3, result["results_uri"]) == ["https://shop.example/d/1", "https://shop.example/d/2"]
+    assert emulator.request_count("PUT", r"/inputs$") == 0 and result["inputs"] is None
+
 
 def test_a_late_run_is_stopped_and_marked_run_failed(env):
     emulator, s3 = env
