@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_importio.workbench.checks import resolve_checks
 from airflow_provider_importio.workbench.config_errors import ConfigError
 from airflow_provider_importio.workbench.config_model import (
     DEFAULT_FILENAME_TEMPLATE,
@@ -170,7 +171,7 @@ def _collection(raw: dict[str, Any]) -> Collection:
             for s in raw.get("sources", [])
         ),
         destinations=tuple(raw.get("destinations", ())),
-        checks=tuple(dict(c) for c in raw.get("checks", ())),
+        checks=resolve_checks(raw.get("checks", ())),
         data_store=raw.get("dataStore", False),
         blank_row_for_no_data=raw.get("blankRowForNoData", False),
     )

@@ -27,6 +27,10 @@ DESTINATION_TYPES = ("S3", "SFTP", "STITCH")
 DESTINATION_FORMATS = ("JSON", "NDJSON", "CSV", "XLSX")
 SOURCE_STATES = ("ACTIVE", "INACTIVE")
 FLOW_TYPES = ("SIMPLE",)
+#: QA check kinds: ``absolute`` compares with a fixed limit, ``relative`` with the source's baseline.
+CHECK_KINDS = ("absolute", "relative")
+#: Comparisons of an absolute check: the value must be ``<op> limit`` to pass.
+CHECK_OPS = ("<", "<=", ">", ">=")
 
 DEFAULT_PATH_TEMPLATE = "{project}/{collection}/:YYYY/:MM/:DD"
 DEFAULT_FILENAME_TEMPLATE = "{flow}_{source}_{snapshot}.{ext}"
@@ -191,6 +195,39 @@ class Source:
 
 
 @dataclass(frozen=True)
+class Check:
+    """One QA check of a collection (see ``docs/checks.md``).
+
+    ``absolute``: passes when ``value <op> limit``. ``relative``: passes when
+    ``|value - baseline| <= tolerance% of |baseline|``. ``statistic`` is a statistic name,
+    ``validation_errors.<rule>``, or ``validation_errors.*`` (one check per rule, expanded by
+    :func:`~airflow_provider_importio.workbench.checks.effective_checks`). ``escalate``: a failure moves
+    the snapshot to ESCALATED rather than PENDING_QA. ``enabled: false`` switches a default check off.
+    """
+
+    statistic: str
+    kind: str
+    op: str | None = None
+    limit: float | None = None
+    tolerance: float | None = None
+    escalate: bool = False
+    enabled: bool = True
+
+    def __post_init__(self) -> None:
+        if self.kind not in CHECK_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(CHECK_KINDS)}, not {self.kind!r}")
+        if self.kind == "absolute" and (self.op not in CHECK_OPS or self.limit is None):
+            raise ValueError(f"an absolute check needs op ({' '.join(CHECK_OPS)}) and limit: {self.statistic}")
+        if self.kind == "relative" and (self.tolerance is None or self.tolerance < 0):
+            raise ValueError(f"a relative check needs a tolerance (percent, >= 0): {self.statistic}")
+
+    @property
+    def is_family(self) -> bool:
+        """Whether this is the ``validation_errors.*`` family (one check per validation rule)."""
+        return self.statistic.endswith(".*")
+
+
+@dataclass(frozen=True)
 class Collection:
     """Sources sharing a schema, parameters, linked destinations and QA checks."""
 
@@ -201,7 +238,9 @@ class Collection:
     domain: str
     sources: tuple[Source, ...] = ()
     destinations: tuple[str, ...] = ()
-    checks: tuple[Mapping[str, Any], ...] = ()
+    #: The checks the file lists (defaults merged in per statistic); none listed → the guide's defaults
+    #: apply (:func:`~airflow_provider_importio.workbench.checks.effective_checks`).
+    checks: tuple[Check, ...] = ()
     data_store: bool = False
     blank_row_for_no_data: bool = False
 

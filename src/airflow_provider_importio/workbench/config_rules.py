@@ -6,14 +6,17 @@ structural checks of :mod:`.config_structure`), so one broken entity never hides
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterator
 from typing import Any
 
 from croniter import croniter
 
+from airflow_provider_importio.workbench import checks as qa_checks
 from airflow_provider_importio.workbench import templates
-from airflow_provider_importio.workbench.config_model import NUMERIC_TYPES, STRING_TYPES
+from airflow_provider_importio.workbench.config_model import CHECK_KINDS, NUMERIC_TYPES, STRING_TYPES, FieldRules
+from airflow_provider_importio.workbench.row_schema import ROW_TYPE_RULE
 from airflow_provider_importio.workbench.config_structure import Issue, short_repr
 
 CRON_PRESETS = frozenset({"@hourly", "@daily", "@midnight", "@weekly", "@monthly", "@yearly", "@annually"})
@@ -70,8 +73,11 @@ def semantic_issues(data: Any) -> list[Issue]:
     destinations = {_str(d, "slug"): d for _, d in _entries(data, "destinations") if _str(d, "slug")}
     for index, dest in _entries(data, "destinations"):
         issues += _destination_issues(f"destinations[{index}]", dest)
+    rule_names = _schema_rule_names(data)
     for index, coll in _entries(data, "collections"):
         issues += _collection_issues(f"collections[{index}]", coll, slugs, fields, destinations)
+        schema = _str(coll, "schema")
+        issues += _check_issues(f"collections[{index}]", coll, rule_names.get(schema) if schema else None)
     for index, flow in _entries(data, "flows"):
         issues += _flow_issues(f"flows[{index}]", flow, slugs["collection"])
     return issues
@@ -238,6 +244,120 @@ def _collection_issues(
             if missing:
                 issues.append((where, f"STITCH destination {slug!r} has keyFields {missing} that are not fields of "
                                       f"schema {schema!r} (fields: {', '.join(names)})"))
+    return issues
+
+
+def _schema_rule_names(data: Any) -> dict[str, list[str] | None]:
+    """Each schema's validation rule names (``price.minimum``, forks resolved; ``None`` when unknown)."""
+    own: dict[str, list[dict[str, Any]]] = {}
+    parent: dict[str, str] = {}
+    for _, schema in _entries(data, "schemas"):
+        slug = _str(schema, "slug")
+        if slug and slug not in own:
+            own[slug] = [f for _, f in _entries(schema, "fields")]
+            fork = _str(schema, "forkedFrom")
+            if fork:
+                parent[slug] = fork
+    resolved: dict[str, list[str] | None] = {}
+    for slug in own:
+        current, seen = slug, {slug}
+        while not own.get(current) and current in parent and parent[current] not in seen:
+            current = parent[current]
+            seen.add(current)
+        fields = own.get(current)
+        resolved[slug] = [name for fld in fields for name in _field_rule_names(fld)] if fields else None
+    return resolved
+
+
+def _field_rule_names(fld: dict[str, Any]) -> list[str]:
+    name = _str(fld, "name")
+    if name is None:
+        return []
+    names = [f"{name}.type"] + ([f"{name}.required"] if fld.get("required") is True else [])
+    rules = fld.get("rules")
+    if isinstance(rules, dict):
+        names += [f"{name}.{key}" for key, _ in FieldRules.KEYS if key in rules]
+    return names
+
+
+def _check_issues(at: str, coll: dict[str, Any], rule_names: list[str] | None) -> list[Issue]:
+    """A collection's QA checks: known statistics, real rules, no repeats, settings that fit the kind."""
+    issues: list[Issue] = []
+    seen: dict[str, str] = {}
+    entries = list(_entries(coll, "checks"))
+    family_entry = next((e for _, e in entries if e.get("statistic") == qa_checks.VALIDATION_FAMILY), None)
+    family = None
+    if family_entry is not None and not _setting_issues("", family_entry, qa_checks.inherited_from(
+            qa_checks.VALIDATION_FAMILY)):
+        family = qa_checks.Check(**qa_checks.merge_entry(family_entry, qa_checks.inherited_from(
+            qa_checks.VALIDATION_FAMILY)))
+    for c_index, entry in entries:
+        c_at = f"{at}.checks[{c_index}]"
+        statistic = _str(entry, "statistic")
+        if statistic is None:
+            continue
+        problem = _statistic_problem(statistic, rule_names, _str(coll, "schema"))
+        if problem:
+            issues.append((f"{c_at}.statistic", problem))
+            continue
+        if statistic in seen:
+            issues.append((f"{c_at}.statistic", f"duplicate check of {statistic!r} (first at {seen[statistic]}); "
+                                                "list each statistic once"))
+            continue
+        seen[statistic] = f"{c_at}"
+        issues += _setting_issues(c_at, entry, qa_checks.inherited_from(statistic, family))
+    return issues
+
+
+def _statistic_problem(statistic: str, rule_names: list[str] | None, schema: str | None) -> str | None:
+    family, prefix = qa_checks.VALIDATION_FAMILY, qa_checks.VALIDATION_PREFIX
+    if statistic in qa_checks.STATISTICS or statistic == family:
+        return None
+    if statistic.rstrip(".") == prefix.rstrip("."):
+        return f"name a rule: {prefix}<rule> (e.g. {prefix}price.minimum) or {family} for every rule"
+    if statistic.startswith(prefix):
+        rule = statistic[len(prefix):]
+        if rule_names is None or rule in rule_names or rule == ROW_TYPE_RULE:
+            return None  # an unknown schema is reported at .schema
+        close = difflib.get_close_matches(rule, rule_names, n=1, cutoff=0.6)
+        hint = f"; did you mean {prefix}{close[0]}?" if close else f"; its rules: {', '.join(rule_names)}"
+        return f"{rule!r} is not a validation rule of schema {schema!r}{hint}"
+    known = [*qa_checks.STATISTICS, family]
+    close = difflib.get_close_matches(statistic, known, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return (f"unknown statistic {statistic!r}; {hint}statistics: {', '.join(qa_checks.STATISTICS)}, "
+            f"{prefix}<rule>, {family}")
+
+
+def _setting_issues(at: str, entry: dict[str, Any], base: qa_checks.Check | None) -> list[Issue]:
+    """op/limit for absolute checks, tolerance for relative ones, limits within the statistic's range."""
+    issues: list[Issue] = []
+    statistic = entry["statistic"]
+    kind = entry.get("kind", base.kind if base else None)
+    if kind not in CHECK_KINDS:
+        if "kind" not in entry:
+            issues.append((f"{at}.kind", f"required: {statistic!r} has no default check, so say 'absolute' (op and "
+                                         "limit) or 'relative' (tolerance)"))
+        return issues
+    merged = qa_checks.merge_entry(entry, base)
+    if kind == "absolute":
+        if "tolerance" in entry:
+            issues.append((f"{at}.tolerance", "tolerance applies to relative checks; an absolute check has op and "
+                                              "limit"))
+        for key in ("op", "limit"):
+            if merged.get(key) is None:
+                issues.append((f"{at}.{key}", f"required: an absolute check needs op and limit "
+                                              f"(e.g. op: '<', limit: 1)"))
+        limit = _num(entry, "limit")
+        low, high = qa_checks.statistic_range(statistic)
+        if limit is not None and (limit < low or (high is not None and limit > high)):
+            span = f"{low:g} to {high:g}" if high is not None else f"≥ {low:g}"
+            issues.append((f"{at}.limit", f"limit {limit:g} is outside the range of {statistic} ({span})"))
+    else:
+        for key in ("op", "limit"):
+            if key in entry:
+                issues.append((f"{at}.{key}", f"{key} applies to absolute checks; a relative check has tolerance "
+                                              "(percent of the baseline)"))
     return issues
 
 

@@ -14,6 +14,8 @@ import json
 from typing import Any
 
 from airflow_provider_importio.workbench.config_model import (
+    CHECK_KINDS,
+    CHECK_OPS,
     DESTINATION_FORMATS,
     DESTINATION_TYPES,
     FIELD_TYPES,
@@ -113,6 +115,22 @@ _SOURCE = _obj({
     "state": {"enum": list(SOURCE_STATES)},
 }, ["slug", "name", "extractorId"])
 
+# A QA check; statistic names, op/limit vs tolerance and the rule names are checked in config_rules.
+_CHECK = _obj({
+    "statistic": {"type": "string", "minLength": 1},
+    "kind": {"enum": list(CHECK_KINDS),
+             "x-messages": {"enum": "is not a kind of check: use 'absolute' (op and limit) or 'relative' "
+                                    "(tolerance, percent of the baseline)"}},
+    "op": {"enum": list(CHECK_OPS),
+           "x-messages": {"enum": "is not a comparison: use '<', '<=', '>' or '>=' (quoted: YAML reads a bare "
+                                  "'>' as a folded block)"}},
+    "limit": {"type": "number"},
+    "tolerance": {"type": "number", "minimum": 0,
+                  "x-messages": {"minimum": "must be a percentage ≥ 0"}},
+    "escalate": {"type": "boolean"},
+    "enabled": {"type": "boolean"},
+}, ["statistic"])
+
 _COLLECTION = _obj({
     "slug": _SLUG,
     "name": _NAME,
@@ -125,7 +143,7 @@ _COLLECTION = _obj({
     }, ["locale", "domain"]),
     "sources": {"type": "array", "items": _SOURCE},
     "destinations": {"type": "array", "items": _SLUG},
-    "checks": {"type": "array", "items": {"type": "object"},
+    "checks": {"type": "array", "items": _CHECK,
                "x-messages": {"type": "must be a list of mappings (one per check)"}},
     "dataStore": {"type": "boolean"},
     "blankRowForNoData": {"type": "boolean"},

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from airflow_provider_importio.workbench.config import ConfigError, load_project, load_project_text, load_projects
+from airflow_provider_importio.workbench.config_model import Check
 from tests.unit.workbench.helpers import EXAMPLE, assert_issue, config_error, example_data
 
 MINIMAL = """\
@@ -50,7 +51,7 @@ def test_example_loads_with_every_entity() -> None:
     assert coll.parameters == {"locale": "en_GB", "domain": "www.example-shop.co.uk"}
     assert [s.state for s in coll.sources] == ["ACTIVE", "INACTIVE"]
     assert [d.slug for d in project.collection_destinations(coll)] == ["staging-s3", "warehouse"]
-    assert coll.checks == ({"metric": "validation_errors", "rule": "price.minimum", "threshold": 0},)
+    assert coll.checks == (Check("validation_errors.price.minimum", "absolute", op="<=", limit=0.0),)
     assert project.collection("products").data_store and project.collection("products").blank_row_for_no_data
     assert project.collection_schema("products").forked_from == "product"
 
