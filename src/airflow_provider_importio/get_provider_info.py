@@ -74,6 +74,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_importio.operators.deploy",
                     "airflow_provider_importio.operators.input_pickup",
                     "airflow_provider_importio.operators.collection_run",
+                    "airflow_provider_importio.operators.push",
                 ],
             },
             {
