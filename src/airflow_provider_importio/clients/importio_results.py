@@ -11,7 +11,8 @@ A crawl run's ``json`` file is newline-delimited, one line per input URL::
 
 Import.io does not publish how a line records a system error, a blocked page or a page whose
 HTML was not captured. This project chooses explicit markers, produced by the emulator and read
-only by :func:`parse_result_line`; change them here if the live service turns out to differ:
+only by :func:`scan_result_line` (which :func:`parse_result_line` and the statistics pass use);
+change them here if the live service turns out to differ:
 
 * ``result.error = {"type": "SYSTEM_ERROR" | "BLOCKED", "message": "..."}``
 * ``result.pageData.htmlCaptured = false`` (absent means captured)
@@ -20,7 +21,7 @@ only by :func:`parse_result_line`; change them here if the live service turns ou
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +72,14 @@ def flatten_row(group: Mapping[str, list[Mapping[str, Any]]]) -> dict[str, str]:
     """Join a row's value objects into text (and ``<field>_link`` for link values)."""
     flat: dict[str, str] = {}
     for name, values in group.items():
+        if len(values) == 1:  # the usual case, without the joins (same result)
+            value = values[0]
+            text = value.get("text", "")
+            flat[name] = text if text.__class__ is str else str(text)
+            href = value.get("href")
+            if href:
+                flat[name + LINK_SUFFIX] = href if href.__class__ is str else str(href)
+            continue
         flat[name] = " ".join(str(v.get("text", "")) for v in values)
         hrefs = [str(v["href"]) for v in values if v.get("href")]
         if hrefs:
@@ -78,24 +87,132 @@ def flatten_row(group: Mapping[str, list[Mapping[str, Any]]]) -> dict[str, str]:
     return flat
 
 
+def _joined_text(values: Any) -> str:
+    return " ".join(str(v.get("text", "")) for v in values)
+
+
+def _joined_href(values: Any) -> str:
+    return " ".join(str(v["href"]) for v in values if v.get("href"))
+
+
+def row_reader_source(
+    columns: Sequence[tuple[str, bool]], *, group: str = "group", prefix: str = "c", indent: str = "    "
+) -> tuple[list[str], dict[str, Any]]:
+    """Python source reading some fields of the row (group element) in variable ``group``.
+
+    For ``columns`` ``[(field, prefer_href), ...]`` the lines set ``<prefix>0``, ``<prefix>1``, ...
+    to what ``flatten_row(group).get(field)`` gives — with ``prefer_href``,
+    ``flat.get(field + LINK_SUFFIX) or flat.get(field)``: a link's href, else its text — and to
+    ``None`` for a field the row does not have. Returns the lines and the names they use. Meant for
+    passes over millions of rows, where an intermediate dict per row is too slow; see
+    :func:`compile_row_reader`.
+    """
+    lines = [f"{indent}_get = {group}.get"]
+    for index, (name, prefer_href) in enumerate(columns):
+        out = f"{prefix}{index}"
+        lines += [
+            f"{indent}_x = _get({name!r})",
+            f"{indent}if _x is None:",
+            f"{indent}    {out} = None",
+            f"{indent}elif len(_x) == 1:",
+        ]
+        if prefer_href:
+            lines += [
+                f"{indent}    _y = _x[0]",
+                f"{indent}    _t = _y.get('href')",
+                f"{indent}    if not _t:",
+                f"{indent}        _t = _y.get('text', '')",
+                f"{indent}    {out} = _t if _t.__class__ is str else str(_t)",
+                f"{indent}else:",
+                f"{indent}    {out} = _joined_href(_x) or _joined_text(_x)",
+            ]
+        else:
+            lines += [
+                f"{indent}    _t = _x[0].get('text', '')",
+                f"{indent}    {out} = _t if _t.__class__ is str else str(_t)",
+                f"{indent}else:",
+                f"{indent}    {out} = _joined_text(_x)",
+            ]
+    return lines, {"_joined_text": _joined_text, "_joined_href": _joined_href}
+
+
+def compile_row_reader(columns: Sequence[tuple[str, bool]]) -> Callable[[Mapping[str, Any]], tuple[str | None, ...]]:
+    """A function ``row -> tuple`` of the values :func:`row_reader_source` describes, one per column."""
+    body, namespace = row_reader_source(columns)
+    outputs = "".join(f"c{index}, " for index in range(len(columns)))
+    source = "\n".join(["def read(group):", *body, f"    return ({outputs})"]) + "\n"
+    exec(compile(source, "<importio row reader>", "exec"), namespace)  # noqa: S102 - our own template
+    return namespace["read"]  # type: ignore[no-any-return]
+
+
+#: What :func:`scan_result_line` returns: input URL, status code, error type, HTML captured, groups.
+LineScan = tuple[str, int | None, str | None, bool, Sequence[Row]]
+#: The variables :func:`line_scan_source` sets, in :data:`LineScan` order.
+LINE_SCAN_VARIABLES = ("url", "status", "error_type", "html_captured", "groups")
+
+
+def line_scan_source(obj: str = "obj", *, indent: str = "    ") -> tuple[list[str], dict[str, Any]]:
+    """Python source reading a decoded line (variable ``obj``): the one reader of the markers.
+
+    The lines set :data:`LINE_SCAN_VARIABLES`: ``url`` (the input), ``status`` (``int`` or ``None``),
+    ``error_type`` (``result.error.type``: :data:`SYSTEM_ERROR`, :data:`BLOCKED` or ``None``),
+    ``html_captured`` (``False`` only when ``pageData.htmlCaptured`` is ``false``) and ``groups`` (the
+    rows of every ``data`` block; possibly the line's own list — read it, do not change it). Names
+    starting ``_s`` are scratch. Returns the lines and the names they use. :func:`scan_result_line`
+    is this source as a function; a pass over millions of lines may inline it.
+    """
+    i = indent
+    lines = [
+        f"{i}_sresult = {obj}.get('result') or _NOTHING",
+        f"{i}_spage = _sresult.get('pageData') or _NOTHING",
+        f"{i}_serror = _sresult.get('error')",
+        f"{i}_sdata = (_sresult.get('extractorData') or _NOTHING).get('data')",
+        f"{i}if not _sdata:",
+        f"{i}    groups = _NO_GROUPS",
+        f"{i}elif len(_sdata) == 1:",
+        f"{i}    groups = _sdata[0].get('group') or _NO_GROUPS",
+        f"{i}else:",
+        f"{i}    groups = [_sgroup for _sblock in _sdata for _sgroup in (_sblock.get('group') or ())]",
+        f"{i}status = _spage.get('statusCode')",
+        f"{i}if status is not None and status.__class__ is not int:",
+        f"{i}    status = int(status)",
+        f"{i}error_type = _serror.get('type') if _serror else None",
+        f"{i}html_captured = _spage.get({HTML_CAPTURED_KEY!r}, True) is not False",
+        f"{i}url = {obj}.get('url', '')",
+    ]
+    return lines, {"_NOTHING": {}, "_NO_GROUPS": ()}
+
+
+def _compile_scan() -> Callable[[Mapping[str, Any]], LineScan]:
+    body, namespace = line_scan_source("obj")
+    source = "\n".join(["def scan(obj):", *body, f"    return ({', '.join(LINE_SCAN_VARIABLES)})"]) + "\n"
+    exec(compile(source, "<importio line scan>", "exec"), namespace)  # noqa: S102 - our own template
+    return namespace["scan"]  # type: ignore[no-any-return]
+
+
+_scan = _compile_scan()
+
+
+def scan_result_line(obj: Mapping[str, Any]) -> LineScan:
+    """``(input_url, status_code, error_type, html_captured, groups)`` of a decoded line, without
+    building a :class:`ResultLine` (see :func:`line_scan_source`)."""
+    return _scan(obj)
+
+
 def parse_result_line(line: str | bytes | Mapping[str, Any]) -> ResultLine:
     """Parse one line of a crawl run's ``json`` file (or the already-decoded object)."""
     obj = json.loads(line) if isinstance(line, (str, bytes, bytearray)) else line
+    input_url, status, error_type, html_captured, groups = scan_result_line(obj)
     result = obj.get("result") or {}
     extractor = result.get("extractorData") or {}
-    page = result.get("pageData") or {}
     error = result.get("error") or {}
-    groups: list[Row] = []
-    for block in extractor.get("data") or ():
-        groups.extend(block.get("group") or ())
-    status = page.get("statusCode")
     return ResultLine(
-        input_url=obj.get("url", ""),
+        input_url=input_url,
         page_url=extractor.get("url"),
-        status_code=int(status) if status is not None else None,
-        groups=groups,
-        error_type=error.get("type"),
+        status_code=status,
+        groups=list(groups),
+        error_type=error_type,
         error_message=error.get("message"),
-        html_captured=page.get(HTML_CAPTURED_KEY, True) is not False,
+        html_captured=html_captured,
         sequence_number=result.get("sequenceNumber"),
     )

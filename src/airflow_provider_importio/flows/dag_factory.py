@@ -72,6 +72,7 @@ def build_flow_dags(
     store_conn_id: str = "importio_store_default",
     domain_concurrency: int = 4,
     poll_interval: float = 30.0,
+    review_timeout_choice: str = "Fail",
 ) -> dict[str, DAG]:
     """One DAG per flow of ``project``, keyed by DAG id (``<project>__<flow>``).
 
@@ -88,6 +89,8 @@ def build_flow_dags(
     :param artifacts_conn_id: AWS connection for the artifacts; default the flow's input connection.
     :param domain_concurrency: collection runs of one domain at once (the collection's ``domain``).
     :param poll_interval: seconds between polls of a running crawl.
+    :param review_timeout_choice: what a QA review that nobody answers before the push deadline
+        decides (``Fail``, the default, never pushes unreviewed data).
     """
     if deadlines is None:
         deadlines = os.environ.get(DEADLINES_ENV, "on").strip().lower() not in ("off", "0", "false", "no")
@@ -98,6 +101,7 @@ def build_flow_dags(
         "store_conn_id": store_conn_id,
         "domain_concurrency": domain_concurrency,
         "poll_interval": poll_interval,
+        "review_timeout_choice": review_timeout_choice,
     }
     return {
         dag_id_for(project, flow): _flow_dag(project, flow, on_push_overdue=on_push_overdue,
@@ -141,18 +145,25 @@ def _flow_dag(project: Project, flow: Flow, *, on_push_overdue: Callable[..., An
 
 
 def _delivery_tasks(project: Project, flow: Flow, collection: Collection, settings: dict[str, Any]) -> None:
-    """pickup (per source when the input URI names one) → collection runs (chunks × sources) → qa → push."""
-    from airflow.providers.standard.operators.empty import EmptyOperator
+    """pickup (per source when the input URI names one) → collection runs (chunks × sources) → QA →
+    reviews of failed snapshots by a person → push to the linked destinations."""
+    from dataclasses import asdict
+
     from airflow.sdk import task
 
     from airflow_provider_importio.operators.collection_run import ImportioCollectionRunOperator
     from airflow_provider_importio.operators.input_pickup import ImportioInputPickupOperator
+    from airflow_provider_importio.operators.push import ImportioPushOperator
+    from airflow_provider_importio.operators.qa import REVIEW_STATES, ImportioQAOperator
+    from airflow_provider_importio.operators.qa_review import ImportioQAReviewOperator
+    from airflow_provider_importio.workbench.config_codec import checks_to_dicts, schema_to_dict
 
     definition = flow.definition
     template = definition.input_uri_template
     per_source = bool(template) and any(token in template for token in (":source", "{source}"))
     sources = {s.slug: {"slug": s.slug, "extractor_id": s.extractor_id} for s in collection.sources}
     artifacts = settings["artifacts_uri"].rstrip("/")
+    artifacts_conn = settings["artifacts_conn_id"] or definition.input_connection
     base_variables = {"project": project.slug, "collection": collection.slug, "flow": flow.slug,
                       "bucketname": definition.input_bucket}
 
@@ -198,14 +209,41 @@ def _delivery_tasks(project: Project, flow: Flow, collection: Collection, settin
         locale=collection.locale,
         domain_concurrency=settings["domain_concurrency"],
         importio_conn_id=settings["importio_conn_id"],
-        aws_conn_id=settings["artifacts_conn_id"] or definition.input_connection,
+        aws_conn_id=artifacts_conn,
         store_conn_id=settings["store_conn_id"],
         poll_interval=settings["poll_interval"],
     ).expand_kwargs(runs)
-    # QA and push replace these placeholders as their operators land.
-    qa = EmptyOperator(task_id="qa", doc_md="Statistics and checks per snapshot; failures go to a person.")
-    push = EmptyOperator(task_id="push", doc_md="Write passed snapshots to the linked destinations.")
-    collect >> qa >> push
+    qa_args = {
+        "schema": schema_to_dict(project.collection_schema(collection)),
+        "checks": checks_to_dicts(collection.checks),
+        "collection": collection.slug,
+        "data_store": collection.data_store,
+        "aws_conn_id": artifacts_conn,
+    }
+    qa = ImportioQAOperator.partial(task_id="qa", store_conn_id=settings["store_conn_id"], **qa_args).expand(
+        snapshot=collect.output)
+
+    @task(task_id="plan_reviews")
+    def plan_reviews(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The snapshots a person must look at (PENDING_QA or ESCALATED)."""
+        return [r for r in results if r.get("state") in REVIEW_STATES]
+
+    review = ImportioQAReviewOperator.partial(
+        task_id="qa_review", push_hours=flow.push_hours, qa=qa_args, timeout_choice=settings["review_timeout_choice"],
+        store_conn_id=settings["store_conn_id"],
+    ).expand(snapshot=plan_reviews(qa.output))
+    push = ImportioPushOperator(
+        task_id="push",
+        snapshots=qa.output,
+        destinations=[asdict(d) for d in project.collection_destinations(collection)],
+        fields=project.collection_schema(collection).field_names,
+        project=project.slug,
+        blank_row_for_no_data=collection.blank_row_for_no_data,
+        aws_conn_id=artifacts_conn,
+        store_conn_id=settings["store_conn_id"],
+        trigger_rule="none_failed",  # runs when no snapshot needed a review (qa_review skipped)
+    )
+    review >> push
 
 
 def _deadline(project: Project, flow: Flow, dag_id: str, callback: Callable[..., Any] | str | None) -> Any:

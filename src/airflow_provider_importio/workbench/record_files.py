@@ -50,7 +50,7 @@ def iter_records(stream: BinaryIO, fmt: str, *, name: str = "<stream>") -> Itera
 def iter_ndjson(stream: BinaryIO, *, name: str = "<stream>") -> Iterator[tuple[str, Any]]:
     """``("line N", value)`` for each non-blank line."""
     line_no = 0
-    for line_no, raw in enumerate(_lines(stream), start=1):
+    for line_no, raw in enumerate(iter_lines(stream), start=1):
         if not raw.strip():
             continue
         try:
@@ -59,7 +59,8 @@ def iter_ndjson(stream: BinaryIO, *, name: str = "<stream>") -> Iterator[tuple[s
             raise RecordFileError(f"{name}: line {line_no} is not valid JSON ({exc})") from None
 
 
-def _lines(stream: BinaryIO) -> Iterator[bytes]:
+def iter_lines(stream: BinaryIO) -> Iterator[bytes]:
+    """The lines of a binary stream (without their newline), read a block at a time."""
     rest = b""
     while block := stream.read(BLOCK_BYTES):
         parts = (rest + block).split(b"\n")
