@@ -85,10 +85,14 @@ def run_env(context: Any) -> None:
     from airflow_provider_importio.store.schema import metadata
 
     config = context.config
+    from airflow_provider_importio.store.collection_rows import is_collection_rows_table
+
     options: dict[str, Any] = {
         "target_metadata": metadata,
         "version_table": VERSION_TABLE,
         "compare_type": True,
+        # the per-collection data tables are made from collection schemas, not by migrations
+        "include_name": lambda name, type_, parent: not (type_ == "table" and is_collection_rows_table(name or "")),
     }
     if context.is_offline_mode():
         context.configure(url=config.get_main_option("sqlalchemy.url"), literal_binds=True,

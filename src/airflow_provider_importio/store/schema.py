@@ -115,7 +115,7 @@ snapshot_transitions = sa.Table(
 snapshot_stats = sa.Table(
     "snapshot_stats", metadata,
     sa.Column("snapshot_id", sa.String(36), sa.ForeignKey("snapshots.id"), primary_key=True),
-    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("name", sa.String(300), primary_key=True),
     sa.Column("collection", sa.String(200), nullable=False),
     sa.Column("source", sa.String(200), nullable=False),
     sa.Column("value", sa.Float(), nullable=True),

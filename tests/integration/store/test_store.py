@@ -63,7 +63,7 @@ def test_migrate_creates_the_schema_and_is_idempotent(store_url):
     with Store.from_url(store_url) as store:
         assert store.schema_revision() is None
         head = store.head_revision()
-        assert store.migrate() == head == "0001"
+        assert store.migrate() == head == "0002"
         assert TABLES | {VERSION_TABLE} <= set(sa.inspect(store.engine).get_table_names())
         assert store.migrate() == head  # a no-op the second time
         assert store_migrate.current_revision(store.engine) == head
@@ -100,9 +100,9 @@ def test_concurrent_first_use_migrates_once(store_url, tmp_path):
     go.touch()
     results = [proc.communicate(timeout=120) for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0], [err[-2000:] for _, err in results]
-    assert [out.strip() for out, _ in results] == ["0001"] * 2
+    assert [out.strip() for out, _ in results] == ["0002"] * 2
     with Store.from_url(store_url) as store:
-        assert store.schema_revision() == "0001"
+        assert store.schema_revision() == "0002"
 
 
 def test_offline_sql_for_a_dba():

@@ -46,7 +46,7 @@ def test_embedded_default_creates_the_sqlite_file_under_airflow_home(monkeypatch
     assert "embedded default" in caplog.text and str(home / "importio_store.db") in caplog.text
     assert ImportioStoreHook().get_store() is store  # migrated once per process
     ok, message = hook.test_connection()
-    assert ok and "schema at revision 0001" in message, message
+    assert ok and "schema at revision 0002" in message, message
 
 
 def test_postgres_connection(monkeypatch, postgres_url, caplog):
@@ -59,7 +59,7 @@ def test_postgres_connection(monkeypatch, postgres_url, caplog):
     assert hook.get_url().query == {"application_name": "importio-test"}
     with caplog.at_level(logging.INFO, logger=store_hook.__name__):
         store = hook.get_store()
-    assert store.dialect == "postgresql" and store.schema_revision() == "0001"
+    assert store.dialect == "postgresql" and store.schema_revision() == "0002"
     assert "connection 'store_pg'" in caplog.text and url.password not in caplog.text and "***" in caplog.text
     ok, message = hook.test_connection()
     assert ok and "postgresql+psycopg://importio:***@" in message and url.password not in message
@@ -67,7 +67,7 @@ def test_postgres_connection(monkeypatch, postgres_url, caplog):
     # The provider's own type with a URL in the extra and the password in its field.
     _set_connection(monkeypatch, "store_url", conn_type="importio_store", password=url.password,
                     extra={"url": url.set(password=None).render_as_string(hide_password=False)})
-    assert ImportioStoreHook(store_conn_id="store_url").get_store().schema_revision() == "0001"
+    assert ImportioStoreHook(store_conn_id="store_url").get_store().schema_revision() == "0002"
 
 
 def test_wrong_password_fails_test_connection_without_leaking_it(monkeypatch, postgres_url):
@@ -83,7 +83,7 @@ def test_wrong_password_fails_test_connection_without_leaking_it(monkeypatch, po
 def test_sqlite_connection_and_missing_connections(monkeypatch, tmp_path):
     path = tmp_path / "stores" / "mine.db"
     _set_connection(monkeypatch, "store_file", conn_type="sqlite", host=str(path))
-    assert ImportioStoreHook(store_conn_id="store_file").get_store().schema_revision() == "0001"
+    assert ImportioStoreHook(store_conn_id="store_file").get_store().schema_revision() == "0002"
     assert path.is_file()
     from airflow.sdk.exceptions import AirflowNotFoundException
 
