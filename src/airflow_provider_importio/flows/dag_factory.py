@@ -237,6 +237,7 @@ def _delivery_tasks(project: Project, flow: Flow, collection: Collection, settin
         snapshots=qa.output,
         destinations=[asdict(d) for d in project.collection_destinations(collection)],
         fields=project.collection_schema(collection).field_names,
+        row_schema=project.collection_schema(collection).to_json_schema(),
         project=project.slug,
         blank_row_for_no_data=collection.blank_row_for_no_data,
         aws_conn_id=artifacts_conn,

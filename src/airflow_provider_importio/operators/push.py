@@ -27,8 +27,9 @@ class ImportioPushOperator(BaseOperator):
     the rows file (``artifacts["rows"]``) is written in the destination's format to the path its
     templates render, through ``S3Hook`` or ``SFTPHook``; an inactive destination gets a dry-run
     record instead (nothing written). Every attempt is a push record in the store; a snapshot moves
-    to ``PUSHED`` once all active linked destinations have it (``PUSHED_IGNORE`` stays). STITCH
-    destinations are left to the Stitch operator. See ``docs/destinations.md``.
+    to ``PUSHED`` once all active linked destinations have it (``PUSHED_IGNORE`` stays). A STITCH
+    destination gets the rows upserted into its table through ``StitchImportHook`` (see
+    :mod:`~airflow_provider_importio.transfers.stitch_destination`). See ``docs/destinations.md``.
 
     Each active S3/SFTP destination is an outlet :class:`~airflow.sdk.AssetAlias`
     (``importio-destination:<project>/<slug>``); each file pushed (or found already pushed by an
@@ -48,6 +49,7 @@ class ImportioPushOperator(BaseOperator):
     :param store_conn_id: the store connection.
     :param repush: write pairs already pushed again (same key or path: the file is replaced).
     :param sftp_connect_attempts: connection attempts per SFTP destination.
+    :param row_schema: the collection schema's row JSON Schema; types the columns of STITCH destinations.
     """
 
     template_fields: Sequence[str] = ("snapshots", "aws_conn_id", "store_conn_id")
@@ -65,6 +67,7 @@ class ImportioPushOperator(BaseOperator):
         store_conn_id: str = "importio_store_default",
         repush: bool = False,
         sftp_connect_attempts: int = 3,
+        row_schema: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         checked = [destination_from_dict(d) for d in destinations]  # a bad destination fails the DAG file
@@ -76,6 +79,7 @@ class ImportioPushOperator(BaseOperator):
         self.snapshots = snapshots
         self.destinations = [asdict(d) for d in checked]
         self.fields = list(fields)
+        self.row_schema = dict(row_schema) if row_schema else None
         self.project = project
         self.blank_row_for_no_data = bool(blank_row_for_no_data)
         self.aws_conn_id = aws_conn_id
@@ -100,6 +104,7 @@ class ImportioPushOperator(BaseOperator):
             writer_factory=partial(default_writer, sftp_connect_attempts=self.sftp_connect_attempts),
             project=self.project,
             logger=self.log,
+            row_schema=self.row_schema,
         )
         outcomes = push.run(self.snapshots)
         counts: dict[str, int] = {}

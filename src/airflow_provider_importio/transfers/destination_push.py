@@ -166,6 +166,7 @@ class DeliveryPush:
         workdir: str | None = None,
         project: str | None = None,
         logger: logging.Logger | None = None,
+        row_schema: Mapping[str, Any] | None = None,
     ) -> None:
         self.store = store
         self.destinations = list(destinations)
@@ -178,6 +179,7 @@ class DeliveryPush:
         self.workdir = workdir
         self.project = project
         self.log = logger or log
+        self.row_schema = row_schema
         self._writers: dict[str, DestinationWriter] = {}
         self._deliveries: dict[str, Delivery] = {}
 
@@ -215,10 +217,7 @@ class DeliveryPush:
         pair (it is recorded ``FAILED``); the caller decides what a failure means."""
         snapshots = self.pushable(refs)
         files = [d for d in self.destinations if d.type in FILE_TYPES]
-        for destination in self.destinations:
-            if destination.type not in FILE_TYPES:
-                self.log.info("Destination %r is %s: pushed by its own operator, not here", destination.slug,
-                              destination.type)
+        stitch = [d for d in self.destinations if d.type == "STITCH"]
         complete_when = [d.slug for d in self.destinations if d.active]
         paths = {d.slug: self._paths(d, snapshots) for d in files}
         outcomes: list[PushOutcome] = []
@@ -230,6 +229,8 @@ class DeliveryPush:
                         outcome = self._push_one(snapshot, destination, paths[destination.slug][snapshot.id],
                                                  rendered, tmp)
                         outcomes.append(outcome)
+                for destination in stitch:
+                    outcomes.append(self._push_stitch(snapshot, destination))
                 if not any(o.status == FAILED and o.snapshot_id == snapshot.id for o in outcomes):
                     mark_pushed_when_complete(self.store, snapshot.id, complete_when, actor=self.actor)
         finally:
@@ -310,6 +311,47 @@ class DeliveryPush:
                                byte_count=summary.bytes, row_count=summary.rows)
         return PushOutcome(**base, status=status, uri=uri, row_count=summary.rows, byte_count=summary.bytes,
                            asset_uri=asset_uri)
+
+    def _push_stitch(self, snapshot: Snapshot, destination: Destination) -> PushOutcome:
+        """Upsert the snapshot's rows into the destination's Stitch table (counted only, when inactive)."""
+        from airflow_provider_importio.clients.stitch_batching import sequence_start_for
+        from airflow_provider_importio.hooks.object_source import open_uri
+        from airflow_provider_importio.transfers.destinations import snapshot_variables
+        from airflow_provider_importio.transfers.stitch_destination import push_rows, stitch_rows, stitch_table
+        from airflow_provider_importio.workbench.record_files import iter_records
+
+        base = {"snapshot_id": snapshot.id, "destination": destination.slug, "source": snapshot.source,
+                "chunk": snapshot.chunk, "delivery_id": snapshot.delivery_id, "format": "STITCH"}
+        if destination.active and (earlier := self._already_pushed(snapshot, destination)) is not None:
+            self.log.info("Snapshot %s already pushed to %r (%s); skipped", snapshot.id, destination.slug, earlier.uri)
+            return PushOutcome(**base, status=SKIPPED, uri=earlier.uri, row_count=earlier.row_count,
+                               byte_count=earlier.byte_count)
+        uri: str | None = None
+        try:
+            table = stitch_table(destination, snapshot_variables(snapshot, self._delivery(snapshot), destination))
+            uri = f"stitch://{destination.connection}/{table}"
+            rows_uri = snapshot.artifacts.get(ROWS_ARTIFACT)
+            if not rows_uri:
+                raise FileNotFoundError(f"snapshot {snapshot.id} has no rows file (artifacts[{ROWS_ARTIFACT!r}])")
+            with open_uri(rows_uri, aws_conn_id=self.aws_conn_id) as stream:
+                rows = stitch_rows(iter_records(stream, "ndjson", name=rows_uri))
+                if destination.active:
+                    summary = push_rows(destination, table, rows, self.row_schema,
+                                        sequence_start=sequence_start_for(snapshot.created_at))
+                    count, size, status = summary.records, summary.bytes, PUSHED
+                else:
+                    count, size, status = sum(1 for _ in rows), None, DRY_RUN
+                    self.log.info("Dry run: %r is inactive; would upsert %d rows into Stitch table %r",
+                                  destination.slug, count, table)
+        except Exception as exc:  # noqa: BLE001 - recorded, and reported by the caller
+            error = _error_text(exc)
+            self.log.error("Push of snapshot %s to %r failed: %s", snapshot.id, destination.slug, error)
+            status = FAILED if destination.active else DRY_RUN
+            self.store.record_push(snapshot.id, destination.slug, status, actor=self.actor, uri=uri, error=error)
+            return PushOutcome(**base, status=status, uri=uri, error=error)
+        self.store.record_push(snapshot.id, destination.slug, status, actor=self.actor, uri=uri,
+                               byte_count=size, row_count=count)
+        return PushOutcome(**base, status=status, uri=uri, row_count=count, byte_count=size)
 
     def _render(self, snapshot: Snapshot, fmt: str, local: str,
                 rendered: dict[str, WriteSummary | Exception]) -> WriteSummary:

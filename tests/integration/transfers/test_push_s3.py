@@ -117,8 +117,11 @@ def test_a_snapshot_waits_for_every_active_destination(store, s3):
     snapshot = make_snapshot(store)
     stitch = {"slug": "stitch-prices", "name": "Stitch", "type": "STITCH", "connection": "stitch_import_default",
               "format": "JSON", "active": True, "key_fields": ["name"]}
-    push_operator([snapshot.id], [s3_destination("CSV"), stitch]).execute({})
+    with pytest.raises(Exception, match="stitch-prices: AirflowNotFoundException"):  # no such connection here
+        push_operator([snapshot.id], [s3_destination("CSV"), stitch]).execute({})
     assert store.get_snapshot(snapshot.id).state is SnapshotState.PASSED_QA  # Stitch has not had it yet
+    assert {p.destination: p.status for p in store.pushes(snapshot_id=snapshot.id)} == {
+        "s3-csv": "PUSHED", "stitch-prices": "FAILED"}
 
     store.record_push(snapshot.id, "stitch-prices", "PUSHED", actor="stitch", row_count=6)
     from airflow_provider_importio.transfers.destination_push import mark_pushed_when_complete
