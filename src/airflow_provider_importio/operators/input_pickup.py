@@ -125,7 +125,7 @@ class ImportioInputPickupOperator(BaseOperator):
         from airflow_provider_importio.hooks.object_source import open_uri
 
         pickup = pickup_inputs(
-            lambda: open_uri(uri, self.aws_conn_id), name=uri, chunks=chunks, write_chunk=stage.write,
+            lambda: open_uri(uri, self.aws_conn_id, s3_hook=stage.hook if uri.startswith("s3://") else None), name=uri, chunks=chunks, write_chunk=stage.write,
             start=start, data_hours=self.data_hours, chunk_collect_hours=self.chunk_collect_hours, fmt=fmt,
             progress=self._progress, progress_every=PROGRESS_EVERY,
         )
