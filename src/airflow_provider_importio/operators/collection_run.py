@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_importio.links import XCOM_CRAWL_RUN_ID, XCOM_EXTRACTOR_ID, ImportioCrawlRunLink, ImportioExtractorLink
+from airflow_provider_importio.operators.run_moment import parse_moment as _parse
+from airflow_provider_importio.operators.run_moment import utc_now as _now
 
 if TYPE_CHECKING:
     from airflow_provider_importio.hooks.importio import ImportioHook
@@ -354,14 +356,3 @@ class ImportioCollectionRunOperator(BaseOperator):
             "extractor_id": snapshot.extractor_id, "inputs": snapshot.input_count, "rows": snapshot.row_count,
             "results_uri": snapshot.artifacts.get("json"),
         }
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-def _parse(value: Any) -> dt.datetime | None:
-    if value in (None, ""):
-        return None
-    moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)

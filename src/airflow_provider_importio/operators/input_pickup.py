@@ -108,7 +108,9 @@ class ImportioInputPickupOperator(BaseOperator):
             default_inputs_chunk, expand_input_uri, normalise_format, pickup_inputs,
         )
 
-        start = _delivery_start(self.delivery_start, context)
+        from airflow_provider_importio.operators.run_moment import moment_or_run_start
+
+        start = moment_or_run_start(self.delivery_start, context, "delivery_start")
         if not self.input_uri:
             chunk = default_inputs_chunk(start, data_hours=self.data_hours)
             self.log.info("No input file: one chunk running the extractor's default inputs, collected by %s",
@@ -213,15 +215,3 @@ def _chunk_count(value: Any) -> int:
     if count < 1:
         raise ValueError(f"chunks must be an integer ≥ 1, not {value!r}")
     return count
-
-
-def _delivery_start(value: str | dt.datetime | None, context: Mapping[str, Any]) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        moment = value
-    elif value:
-        moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    else:
-        moment = context.get("logical_date") or getattr(context.get("dag_run"), "run_after", None)
-        if moment is None:
-            raise ValueError("no delivery_start given and the run has neither a logical date nor run_after")
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)

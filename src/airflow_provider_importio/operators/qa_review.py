@@ -77,7 +77,9 @@ class ImportioQAReviewOperator(HITLOperator):
         return apply_choice(self, chosen, actor)
 
     def _time_left(self, context: Mapping[str, Any]) -> dt.timedelta:
-        start = context.get("logical_date") or getattr(context.get("dag_run"), "run_after", None)
+        from airflow_provider_importio.operators.run_moment import run_start
+
+        start = run_start(context)
         if start is None:
             return dt.timedelta(hours=self.push_hours)
         due = start + dt.timedelta(hours=self.push_hours) - PUSH_MARGIN

@@ -214,12 +214,13 @@ class StitchPushOperator(BaseOperator):
         from airflow_provider_importio.clients.stitch_schema import batch_schema
         from airflow_provider_importio.hooks.object_source import open_uri
         from airflow_provider_importio.hooks.stitch import StitchImportHook
+        from airflow_provider_importio.operators.run_moment import moment_or_run_start
         from airflow_provider_importio.workbench.record_files import detect_format, iter_records
 
         key_names = list(self.key_names or ())
         stitch_schema = batch_schema(self.schema, key_names) if self.schema else {"properties": {}}
         fmt = detect_format(self.source, self.file_format)
-        anchor = _anchor(self.sequence_anchor, context)
+        anchor = moment_or_run_start(self.sequence_anchor, context, "sequence_anchor")
         self.log.info("Pushing %s (%s) to Stitch table %r, keys %s, sequences anchored at %s",
                       self.source, fmt, self.table, key_names or "none", anchor.isoformat())
         hook = StitchImportHook(self.stitch_import_conn_id)
@@ -229,15 +230,3 @@ class StitchPushOperator(BaseOperator):
                 sequence_start=sequence_start_for(anchor), limits=BatchLimits(max_bytes=self.max_batch_bytes),
             )
         return asdict(summary)
-
-
-def _anchor(value: str | dt.datetime | None, context: Mapping[str, Any]) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        moment = value
-    elif value:
-        moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    else:
-        moment = context.get("logical_date") or getattr(context.get("dag_run"), "run_after", None)
-        if moment is None:
-            raise ValueError("no sequence_anchor given and the run has neither a logical date nor run_after")
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
