@@ -15,9 +15,7 @@ from pathlib import Path
 
 from airflow_provider_importio.store.store import Store
 from airflow_provider_importio.workbench.snapshot_states import SnapshotState
-from tests.integration.conftest import VENV_BIN
-
-EXTRACTORS = {"shop-a": "1f2e3d4c-5b6a-4978-8a7b-6c5d4e3f2a1b", "shop-b": "2a3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c6d"}
+from tests.integration.flows.delivery_env import EXTRACTORS, delivery_env, put_inputs
 PROJECT = textwrap.dedent(f"""
     project: {{slug: shop, name: Shop}}
     schemas:
@@ -46,49 +44,19 @@ PROJECT = textwrap.dedent(f"""
           chunks: 10
           chunkCollectHours: 1
 """)
-DAG_FILE = textwrap.dedent("""
-    from airflow_provider_importio.flows.dag_factory import flow_dags
-
-    dags = flow_dags(__file__, "shop.yaml", globals(), poll_interval=0.2, artifacts_uri="s3://work/artifacts")
-
-    if __name__ == "__main__":
-        run = dags["shop__staging"].test()
-        print("RUN-STATE", run.state)
-""")
 
 
 def test_a_delivery_makes_a_snapshot_per_chunk_and_source(importio_emulator, moto_server, airflow_env, tmp_path):
     emulator = importio_emulator
     emulator.crawl_seconds = 0.6
-    for slug, guid in EXTRACTORS.items():
-        emulator.add_extractor(name=slug, guid=guid)
     s3 = moto_server.client()
     for bucket in ("inputs", "work"):
         s3.create_bucket(Bucket=bucket)
     urls = {"shop-a": [f"https://shop.example/a/{i}" for i in range(25)],
             "shop-b": [f"https://shop.example/b/{i}" for i in range(23)]}
-    for slug, items in urls.items():
-        lines = [json.dumps({"_url": u}) for u in items] + ['{"_url": "not a url"}']
-        s3.put_object(Bucket="inputs", Key=f"{slug}/inputs.ndjson", Body="\n".join(lines).encode())
-
-    dags = tmp_path / "dags"
-    dags.mkdir()
-    (dags / "shop.yaml").write_text(PROJECT)
-    (dags / "shop_flows.py").write_text(DAG_FILE)
-    store_url = f"sqlite:///{tmp_path / 'store.db'}"
-    env = {
-        **airflow_env,
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-        "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "true",
-        "IMPORTIO_FLOW_DEADLINES": "off",  # dag.test() in 3.3.2 crashes on DAGs with deadlines
-        "AIRFLOW_CONN_AWS_DEFAULT": moto_server.connection_json(),
-        "AIRFLOW_CONN_IMPORTIO_DEFAULT": json.dumps({"conn_type": "importio", "host": emulator.url,
-                                                     "password": emulator.api_key, "extra": {"backoff_base": 0.01}}),
-        "AIRFLOW_CONN_IMPORTIO_STORE_DEFAULT": json.dumps({"conn_type": "importio_store", "extra": {"url": store_url}}),
-    }
-    migrate = subprocess.run([str(VENV_BIN / "airflow"), "db", "migrate"], env=env, capture_output=True, text=True,
-                             timeout=180)
-    assert migrate.returncode == 0, migrate.stderr[-2000:]
+    put_inputs(s3, urls, extra_lines=('{"_url": "not a url"}',))
+    env, dag_file, store_url = delivery_env(airflow_env, tmp_path, PROJECT, emulator, moto_server,
+                                            AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE="true")
 
     deferred_seen: set[str] = set()
     done = threading.Event()
@@ -108,7 +76,7 @@ def test_a_delivery_makes_a_snapshot_per_chunk_and_source(importio_emulator, mot
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     try:
-        run = subprocess.run([sys.executable, str(dags / "shop_flows.py")], env=env, capture_output=True, text=True,
+        run = subprocess.run([sys.executable, str(dag_file)], env=env, capture_output=True, text=True,
                              timeout=600)
     finally:
         done.set()

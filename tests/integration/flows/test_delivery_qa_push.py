@@ -12,9 +12,7 @@ import textwrap
 
 from airflow_provider_importio.store.store import Store
 from airflow_provider_importio.workbench.snapshot_states import SnapshotState as S
-from tests.integration.conftest import VENV_BIN
-
-EXTRACTORS = {"shop-a": "1f2e3d4c-5b6a-4978-8a7b-6c5d4e3f2a1b", "shop-b": "2a3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c6d"}
+from tests.integration.flows.delivery_env import EXTRACTORS, delivery_env, put_inputs
 PROJECT = textwrap.dedent(f"""
     project: {{slug: shop, name: Shop}}
     schemas:
@@ -48,47 +46,19 @@ PROJECT = textwrap.dedent(f"""
           chunks: 2
           chunkCollectHours: 1
 """)
-DAG_FILE = textwrap.dedent("""
-    from airflow_provider_importio.flows.dag_factory import flow_dags
-
-    dags = flow_dags(__file__, "shop.yaml", globals(), poll_interval=0.2, artifacts_uri="s3://work/artifacts")
-
-    if __name__ == "__main__":
-        run = dags["shop__staging"].test()
-        print("RUN-STATE", run.state)
-""")
 
 
 def test_delivery_with_review_and_push(importio_emulator, moto_server, airflow_env, tmp_path):
     emulator = importio_emulator
-    for slug, guid in EXTRACTORS.items():
-        emulator.add_extractor(name=slug, guid=guid)
     s3 = moto_server.client()
     for bucket in ("inputs", "work", "out", "later"):
         s3.create_bucket(Bucket=bucket)
     urls = {"shop-a": [f"https://shop.example/a/{i}?rows=2" for i in range(6)],
             "shop-b": [f"https://shop.example/b/{i}?rows=2" for i in range(5)] + ["https://shop.example/error/b"]}
-    for slug, items in urls.items():
-        s3.put_object(Bucket="inputs", Key=f"{slug}/inputs.ndjson",
-                      Body="\n".join(json.dumps({"_url": u}) for u in items).encode())
-    dags = tmp_path / "dags"
-    dags.mkdir()
-    (dags / "shop.yaml").write_text(PROJECT)
-    (dags / "shop_flows.py").write_text(DAG_FILE)
-    store_url = f"sqlite:///{tmp_path / 'store.db'}"
-    env = {
-        **airflow_env,
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-        "IMPORTIO_FLOW_DEADLINES": "off",
-        "AIRFLOW_CONN_AWS_DEFAULT": moto_server.connection_json(),
-        "AIRFLOW_CONN_IMPORTIO_DEFAULT": json.dumps({"conn_type": "importio", "host": emulator.url,
-                                                     "password": emulator.api_key, "extra": {"backoff_base": 0.01}}),
-        "AIRFLOW_CONN_IMPORTIO_STORE_DEFAULT": json.dumps({"conn_type": "importio_store", "extra": {"url": store_url}}),
-    }
-    assert subprocess.run([str(VENV_BIN / "airflow"), "db", "migrate"], env=env, capture_output=True,
-                          timeout=180).returncode == 0
+    put_inputs(s3, urls)
+    env, dag_file, store_url = delivery_env(airflow_env, tmp_path, PROJECT, emulator, moto_server)
     log = tmp_path / "run.log"  # a file, not a pipe: nobody reads a pipe while the reviewer waits
-    run = subprocess.Popen([sys.executable, str(dags / "shop_flows.py")], env=env, stdout=log.open("w"),
+    run = subprocess.Popen([sys.executable, str(dag_file)], env=env, stdout=log.open("w"),
                            stderr=subprocess.STDOUT)
     # The reviewer, in another process: shop-b chunk 0 is a false alarm, chunk 1 is pushed anyway.
     reviewer = subprocess.run(
