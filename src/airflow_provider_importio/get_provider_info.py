@@ -64,7 +64,7 @@ def get_provider_info() -> dict[str, Any]:
             },
             {
                 "integration-name": "Import.io",
-                "python-modules": ["airflow_provider_importio.hooks.store"],
+                "python-modules": ["airflow_provider_importio.hooks.store", "airflow_provider_importio.operators.alarms"],
             },
         ],
         "operators": [
@@ -75,6 +75,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_importio.operators.input_pickup",
                     "airflow_provider_importio.operators.collection_run",
                     "airflow_provider_importio.operators.push",
+                    "airflow_provider_importio.operators.alarms",
                 ],
             },
             {

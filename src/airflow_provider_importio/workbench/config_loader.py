@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_importio.workbench.alarms import Alarm, AlarmGroup, Subscription
 from airflow_provider_importio.workbench.checks import resolve_checks
 from airflow_provider_importio.workbench.config_errors import ConfigError
 from airflow_provider_importio.workbench.config_model import (
@@ -104,6 +105,21 @@ def _build(data: dict[str, Any], name: str) -> Project:
         collections=tuple(_collection(c) for c in data.get("collections", [])),
         flows=tuple(_flow(f) for f in data.get("flows", [])),
         path=name,
+        alarms=tuple(_alarm(a) for a in data.get("alarms", [])),
+        alarm_groups=tuple(_alarm_group(g) for g in data.get("alarmGroups", [])),
+    )
+
+
+def _alarm(raw: dict[str, Any]) -> Alarm:
+    return Alarm(name=raw["name"], metric=raw["metric"], op=raw["op"], threshold=float(raw["threshold"]),
+                 collection=raw.get("collection"), flow=raw.get("flow"), description=raw.get("description", ""))
+
+
+def _alarm_group(raw: dict[str, Any]) -> AlarmGroup:
+    return AlarmGroup(
+        slug=raw["slug"], name=raw["name"], alarms=tuple(raw["alarms"]),
+        subscriptions=tuple(Subscription(type=s["type"], connection=s["connection"])
+                            for s in raw.get("subscriptions", [])),
     )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from airflow_provider_importio.workbench import templates
+from airflow_provider_importio.workbench.alarms import Alarm, AlarmGroup
 
 SLUG_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
 SLUG_RE = re.compile(SLUG_PATTERN)
@@ -307,6 +308,9 @@ class Project:
     collections: tuple[Collection, ...] = ()
     flows: tuple[Flow, ...] = ()
     path: str = ""
+    #: Alarms and the groups that notify subscriptions (``docs/alarms.md``).
+    alarms: tuple[Alarm, ...] = ()
+    alarm_groups: tuple[AlarmGroup, ...] = ()
 
     def schema(self, slug: str) -> Schema:
         return _find(self.schemas, slug, "schema")
@@ -319,6 +323,15 @@ class Project:
 
     def flow(self, slug: str) -> Flow:
         return _find(self.flows, slug, "flow")
+
+    def alarm(self, name: str) -> Alarm:
+        for candidate in self.alarms:
+            if candidate.name == name:
+                return candidate
+        raise KeyError(f"no alarm {name!r}")
+
+    def alarm_group(self, slug: str) -> AlarmGroup:
+        return _find(self.alarm_groups, slug, "alarm group")
 
     def collection_schema(self, collection: Collection | str) -> Schema:
         """The (fork-resolved) schema of a collection."""

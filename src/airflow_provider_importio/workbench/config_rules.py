@@ -80,6 +80,64 @@ def semantic_issues(data: Any) -> list[Issue]:
         issues += _check_issues(f"collections[{index}]", coll, rule_names.get(schema) if schema else None)
     for index, flow in _entries(data, "flows"):
         issues += _flow_issues(f"flows[{index}]", flow, slugs["collection"])
+    issues += _alarm_issues(data, slugs)
+    return issues
+
+
+def _alarm_issues(data: Any, slugs: dict[str, dict[str, str]]) -> list[Issue]:
+    """Alarms: unique names, known metrics, scopes that exist; groups: unique slugs, known alarms."""
+    from airflow_provider_importio.workbench.alarm_metrics import METRIC_NAMES, PERCENT_METRICS
+
+    project = data.get("project", {}).get("slug") if isinstance(data.get("project"), dict) else None
+    issues, names = _unique("alarm", [(f"alarms[{i}].name", _str(a, "name")) for i, a in _entries(data, "alarms")])
+    flow_collections = {_str(f, "slug"): _str(f.get("definition") or {}, "collectionId")
+                        for _, f in _entries(data, "flows") if isinstance(f.get("definition"), dict)}
+    for index, alarm in _entries(data, "alarms"):
+        at = f"alarms[{index}]"
+        metric = _str(alarm, "metric")
+        if metric is not None and metric not in METRIC_NAMES:
+            close = difflib.get_close_matches(metric, METRIC_NAMES, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            issues.append((f"{at}.metric", f"unknown metric {metric!r}; {hint}metrics: {', '.join(METRIC_NAMES)}"))
+        threshold = _num(alarm, "threshold")
+        if metric in PERCENT_METRICS and threshold is not None and not 0 <= threshold <= 100:
+            issues.append((f"{at}.threshold", f"{metric} is a percentage: the threshold must be 0 to 100"))
+        scope_project = _str(alarm, "project")
+        if scope_project is not None and project is not None and scope_project != project:
+            issues.append((f"{at}.project", f"alarms watch this file's project {project!r}, not {scope_project!r}"))
+        collection, flow = _str(alarm, "collection"), _str(alarm, "flow")
+        if collection is not None and collection not in slugs["collection"]:
+            issues.append((f"{at}.collection", _unknown_ref("collection", collection, slugs["collection"])))
+        if flow is not None and flow not in slugs["flow"]:
+            issues.append((f"{at}.flow", _unknown_ref("flow", flow, slugs["flow"])))
+        elif flow is not None and collection is not None and flow_collections.get(flow) not in (None, collection):
+            issues.append((f"{at}.flow", f"flow {flow!r} runs collection {flow_collections[flow]!r}, not "
+                                         f"{collection!r}: the alarm would never see a snapshot"))
+    found, _ = _unique("alarm group", [(f"alarmGroups[{i}].slug", _str(g, "slug"))
+                                       for i, g in _entries(data, "alarmGroups")])
+    issues += found
+    for index, group in _entries(data, "alarmGroups"):
+        at = f"alarmGroups[{index}]"
+        listed = group.get("alarms")
+        seen: set[str] = set()
+        for a_index, name in enumerate(listed if isinstance(listed, list) else []):
+            if not isinstance(name, str):
+                continue
+            if name in seen:
+                issues.append((f"{at}.alarms[{a_index}]", f"alarm {name!r} is listed twice"))
+            elif name not in names:
+                close = difflib.get_close_matches(name, list(names), n=1, cutoff=0.6)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                issues.append((f"{at}.alarms[{a_index}]", _unknown_ref("alarm", name, names) + hint))
+            seen.add(name)
+        connections: set[str] = set()
+        for s_index, subscription in _entries(group, "subscriptions"):
+            connection = _str(subscription, "connection")
+            if connection is not None and connection in connections:
+                issues.append((f"{at}.subscriptions[{s_index}].connection",
+                               f"connection {connection!r} is subscribed twice"))
+            elif connection is not None:
+                connections.add(connection)
     return issues
 
 

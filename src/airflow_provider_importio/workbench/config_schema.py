@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from airflow_provider_importio.workbench.alarms import ALARM_OPS, SUBSCRIPTION_TYPES
 from airflow_provider_importio.workbench.config_model import (
     CHECK_KINDS,
     CHECK_OPS,
@@ -171,6 +172,34 @@ _FLOW = _obj({
     "definition": _DEFINITION,
 }, ["slug", "name", "cron", "dataHours", "pushHours", "closeHours", "definition"])
 
+# Alarms: metric names, references and scopes are checked in config_rules.
+_ALARM = _obj({
+    "name": _SLUG,
+    "description": {"type": "string"},
+    "metric": {"type": "string", "minLength": 1},
+    "op": {"enum": list(ALARM_OPS),
+           "x-messages": {"enum": "is not a comparison: use '<', '<=', '>', '>=' or '==' (quoted: YAML reads a "
+                                  "bare '>' as a folded block)"}},
+    "threshold": {"type": "number"},
+    "project": _SLUG,
+    "collection": _SLUG,
+    "flow": _SLUG,
+}, ["name", "metric", "op", "threshold"])
+
+_SUBSCRIPTION = _obj({
+    "type": {"enum": list(SUBSCRIPTION_TYPES),
+             "x-messages": {"enum": f"is not a subscription type: use {', '.join(SUBSCRIPTION_TYPES)}"}},
+    "connection": _CONNECTION,
+}, ["type", "connection"])
+
+_ALARM_GROUP = _obj({
+    "slug": _SLUG,
+    "name": _NAME,
+    "alarms": {"type": "array", "minItems": 1, "items": _SLUG,
+               "x-messages": {"minItems": "must name at least one alarm"}},
+    "subscriptions": {"type": "array", "items": _SUBSCRIPTION},
+}, ["slug", "name", "alarms"])
+
 PROJECT_FILE_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "Import.io Workbench project file (airflow-provider-importio)",
@@ -180,6 +209,8 @@ PROJECT_FILE_SCHEMA: dict[str, Any] = {
         "destinations": {"type": "array", "items": _DESTINATION},
         "collections": {"type": "array", "items": _COLLECTION},
         "flows": {"type": "array", "items": _FLOW},
+        "alarms": {"type": "array", "items": _ALARM},
+        "alarmGroups": {"type": "array", "items": _ALARM_GROUP},
     }, ["project"]),
 }
 

@@ -185,4 +185,4 @@ def test_file_schema_is_valid_json_schema() -> None:
     from airflow_provider_importio.workbench.config import PROJECT_FILE_SCHEMA
 
     Draft202012Validator.check_schema(PROJECT_FILE_SCHEMA)
-    assert set(PROJECT_FILE_SCHEMA["properties"]) == {"project", "schemas", "destinations", "collections", "flows"}
+    assert set(PROJECT_FILE_SCHEMA["properties"]) == {"project", "schemas", "destinations", "collections", "flows", "alarms", "alarmGroups"}
