@@ -17,8 +17,8 @@ STITCH_TYPES = ("null", "boolean", "integer", "number", "string", "object", "arr
 
 def batch_schema(json_schema: Mapping[str, Any], key_names: Sequence[str] = ()) -> dict[str, Any]:
     """``{"properties": {...}}`` for ``POST /v2/import/batch`` from a row's JSON Schema."""
-    properties = json_schema.get("properties")
-    if not isinstance(properties, Mapping):
+    properties = _properties(json_schema)
+    if not properties:
         raise ValueError("the row schema has no 'properties' object to translate into a Stitch schema")
     missing = [key for key in key_names if key not in properties]
     if missing:
@@ -30,6 +30,25 @@ def batch_schema(json_schema: Mapping[str, Any], key_names: Sequence[str] = ()) 
         if translated is not None:
             out[name] = translated
     return {"properties": out}
+
+
+_TYPING_KEYS = ("type", "format", "properties", "items", "anyOf", "oneOf")
+
+
+def _properties(json_schema: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Top-level ``properties`` merged with those of ``allOf`` branches (the collection schema keeps
+    one rule a branch), keeping only what types a column."""
+    merged: dict[str, dict[str, Any]] = {}
+    for branch in [json_schema, *(json_schema.get("allOf") or ())]:
+        if not isinstance(branch, Mapping):
+            continue
+        nested = _properties(branch) if branch is not json_schema else {}
+        own = branch.get("properties")
+        for source in (own if isinstance(own, Mapping) else {}, nested):
+            for name, prop in source.items():
+                if isinstance(prop, Mapping):
+                    merged.setdefault(name, {}).update({k: prop[k] for k in _TYPING_KEYS if k in prop})
+    return merged
 
 
 def _property(prop: Any, *, nullable: bool = True) -> dict[str, Any] | None:

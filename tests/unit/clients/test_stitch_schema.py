@@ -46,3 +46,17 @@ def test_unknown_keys_and_missing_properties_are_errors():
         batch_schema(ROW_SCHEMA, ["nope"])
     with pytest.raises(ValueError, match="no 'properties' object"):
         batch_schema({"type": "object"})
+
+
+def test_a_collection_schema_with_one_rule_a_branch_translates():
+    from airflow_provider_importio.workbench.config_model import Field, FieldRules, Schema
+
+    schema = Schema(slug="p", name="P", fields=(
+        Field("sku", "STRING", required=True, rules=FieldRules(pattern="^S")),
+        Field("price", "NUMBER", rules=FieldRules(minimum=0)),
+        Field("seen", "DATETIME"),
+    ))
+    translated = batch_schema(schema.to_json_schema(), ["sku"])
+    assert translated["properties"]["sku"] == {"type": "string"}
+    assert translated["properties"]["price"] == {"type": ["number", "null"]}
+    assert translated["properties"]["seen"]["type"] == ["string", "null"]
