@@ -1,75 +1,88 @@
-"""`make demo`: one Import.io crawl run end to end, through the Airflow hook, against the emulator.
+"""`make demo`: one whole delivery of the example project, end to end, on this machine.
 
-Starts the Import.io emulator on loopback, points an Airflow connection at it, creates an
-extractor, sets its inputs, starts a crawl run, waits for it and prints the rows it extracted.
-Later issues grow this into a whole flow delivery (S3, SFTP, Stitch, QA, alarms).
+The example is the repo's own ``dags/``: ``dags/projects/shop.yaml`` (two shops, S3, SFTP and Stitch
+destinations, QA checks, the guide's staging and production flows) and ``dags/shop_flows.py``.
+The demo
+
+1. starts, on loopback, the Import.io emulator, the Stitch emulator, moto's S3 and an SFTP server;
+2. creates the project's extractors (their guids from the project file), the buckets, the Stitch
+   source and its Import API token, and uploads 30 input URLs per source; one URL of shop-b is an
+   Import.io system error, so its chunk fails QA and is ESCALATED to a person;
+3. migrates a fresh Airflow home and runs one delivery of ``shop__staging`` with ``dag.test()``
+   (10 chunks per source: collection runs, QA, review, push);
+4. plays the person: every ESCALATED snapshot is answered "Push anyway" (pushed, kept out of future
+   baselines), any PENDING_QA one "Pass", through the human-in-the-loop API from another process;
+5. prints the delivery report: chunks, snapshots and their states, statistics, failing checks,
+   every file pushed, the rows in the Stitch warehouse and the alarm transitions;
+6. stops everything it started, and exits non-zero if the delivery failed.
 """
 
 from __future__ import annotations
 
-import json
 import os
+import shutil
 import sys
 import tempfile
 import time
+from pathlib import Path
 
-os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="importio-demo-airflow-"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-INPUTS = [
-    "https://shop.example/products/espresso-machines",
-    {"_url": "https://shop.example/search?rows=3", "query": "grinder"},
-    "https://shop.example/products/kettles/nodata",
-    "https://shop.example/status/404",
-    "https://shop.example/products/mugs/blocked",
-]
+import demo_support as demo  # noqa: E402
+
+FLOW = "staging"
+URLS_PER_SOURCE = 30
+
+
+def example_inputs(sources: list[str]) -> dict[str, list[str]]:
+    """~30 product pages per source (the emulator makes 1-5 rows of each, always the same ones);
+    the second source's 18th page is an Import.io system error (a `/error` path segment)."""
+    inputs = {}
+    for n, source in enumerate(sources):
+        urls = [f"https://www.example-shop.co.uk/{source}/products/{i}" for i in range(URLS_PER_SOURCE)]
+        if n == 1:
+            urls[17] = f"https://www.example-shop.co.uk/{source}/products/17/error"
+        inputs[source] = urls
+    return inputs
 
 
 def main() -> int:
-    from airflow_provider_importio.hooks.importio import ImportioHook
-    from airflow_provider_importio.testing import ImportioEmulator
+    started = time.monotonic()
+    project = demo.load_project()
+    flow = project.flow(FLOW)
+    dag_id = f"{project.slug}__{flow.slug}"
+    sources = [s.slug for s in project.flow_collection(flow).sources]
+    workdir = Path(tempfile.mkdtemp(prefix="importio-demo-"))
+    store_url = f"sqlite:///{workdir / 'store.db'}"
+    print(f"Demo of {demo.PROJECT_FILE.relative_to(demo.REPO)}: one delivery of {dag_id}; work files in {workdir}")
 
-    with ImportioEmulator(api_key="demo-api-key", crawl_seconds=1.0) as emulator:
-        print(f"Import.io emulator listening on {emulator.url}")
-        os.environ["AIRFLOW_CONN_IMPORTIO_DEFAULT"] = json.dumps(
-            {"conn_type": "importio", "host": emulator.url, "password": emulator.api_key}
-        )
-        hook = ImportioHook()
-        ok, message = hook.test_connection()
-        print(f"test_connection: {message}")
-        if not ok:
-            return 1
+    with demo.servers(workdir, crawl_seconds=0.5) as srv:
+        print(f"Import.io emulator {srv.importio.url}, Stitch emulator {srv.stitch.url}, "
+              f"S3 (moto) {srv.s3.url}, SFTP sftp://{srv.sftp.host}:{srv.sftp.port}")
+        connections = demo.arrange(srv, project, FLOW, example_inputs(sources))
+        print(f"extractors, buckets, inputs ({URLS_PER_SOURCE} URLs per source) and the Stitch source are ready; "
+              f"connections: {', '.join(sorted(connections))}")
 
-        extractor = emulator.add_extractor(name="Demo products")
-        print(f"extractor {extractor['guid']} ({extractor['name']})")
-        print(f"inputs set: {hook.update_extractor_inputs(extractor['guid'], INPUTS)}")
+        env = demo.airflow_env(workdir, connections, store_url)
+        demo.migrate(env, store_url)
+        print(f"Airflow home {env['AIRFLOW_HOME']} migrated; DAGs folder {env['AIRFLOW__CORE__DAGS_FOLDER']}")
 
-        run_id = hook.start_extractor(extractor["guid"])
-        print(f"crawl run {run_id} started")
-        last_state = None
-        while True:
-            run = hook.get_crawl_run(run_id)
-            if run.state != last_state:
-                print(f"  state {run.state.value}: {run.success_url_count + run.failed_url_count}"
-                      f"/{run.total_url_count} URLs, {run.row_count} rows")
-                last_state = run.state
-            if run.state.is_terminal:
-                break
-            time.sleep(0.2)
-        if not run.is_complete:
-            print(f"crawl run ended {run.state.value}", file=sys.stderr)
-            return 1
+        print(f"Running {dag_id} (dag.test()); reviewer: ESCALATED -> 'Push anyway', PENDING_QA -> 'Pass'")
+        outcome = demo.run_delivery(env, dag_id, store_url, workdir / "run.log", timeout=240)
+        print(f"\n##### Delivery report ({time.monotonic() - started:.0f} s so far) #####")
+        demo.report(store_url, srv, outcome)
 
-        print(f"\nResults of crawl run {run_id}:")
-        total = 0
-        for line in hook.iter_crawl_run_results(run_id):
-            outcome = line.error_type or f"HTTP {line.status_code}"
-            rows = list(line.flat_rows())
-            total += len(rows)
-            print(f"- {line.input_url}  [{outcome}, {len(rows)} rows]")
-            for row in rows:
-                print(f"    {row}")
-        print(f"\n{total} rows extracted from {run.total_url_count} inputs "
-              f"({run.success_url_count} fetched, {run.failed_url_count} failed).")
+    elapsed = time.monotonic() - started
+    if not outcome.ok:
+        print(f"\nThe delivery did not succeed ({outcome.state}); the last lines of {outcome.log}:", file=sys.stderr)
+        print("\n".join(outcome.log.read_text(errors="replace").splitlines()[-40:]), file=sys.stderr)
+        print(f"\nDemo FAILED after {elapsed:.0f} s.")
+        return 1
+    if os.environ.get("IMPORTIO_DEMO_KEEP"):
+        print(f"\nWork files kept in {workdir}.")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)  # IMPORTIO_DEMO_KEEP=1 keeps them (logs, store, SFTP root)
+    print(f"\nDemo finished in {elapsed:.0f} s: every server stopped.")
     return 0
 
 
