@@ -53,6 +53,14 @@ def review(snapshot_result):
     return ImportioQAReviewOperator(task_id="qa_review", snapshot=snapshot_result, push_hours=2, qa=QA)
 
 
+def answered(op, choice, user="alice"):
+    """The review task resumed with Airflow's HITL event for ``user``'s ``choice`` (what the
+    REST API's response handler hands to ``execute_complete``)."""
+    event = {"chosen_options": [choice], "params_input": {}, "responded_at": dt.datetime.now(dt.timezone.utc),
+             "responded_by_user": {"id": user, "name": user}}
+    return op.execute_complete({}, event)
+
+
 GOOD = [f"https://shop.example/p/{i}?rows=2" for i in range(9)]
 BAD = GOOD[:8] + ["https://shop.example/error/x"]  # 1 system error in 9 inputs: escalates
 
@@ -74,7 +82,7 @@ def test_verdicts_record_the_assignee_then_the_verdict(store, tmp_path, choice, 
     result = qa(store, collected(store, tmp_path, BAD))
     assert result["state"] == "ESCALATED"
     assert "System errors (%)" in result["table_md"] and "| 11.11 |" in result["table_md"]
-    outcome = apply_choice(review(result), choice, "user:alice")
+    outcome = answered(review(result), choice)
     assert outcome["state"] == final.value and outcome["by"] == "user:alice"
     history = [(h.from_state, h.to_state, h.actor) for h in store.history(result["snapshot_id"])]
     assert history[-2:] == [(S.ESCALATED, S.QA, "user:alice"), (S.QA, final, "user:alice")]
@@ -85,7 +93,7 @@ def test_reimport_supersedes_and_checks_the_stored_results_again(store, tmp_path
     off = ("system_error_pct", "quality_score")  # the checks were changed since: these are switched off
     relaxed = {**QA, "checks": [{**c, "enabled": c["statistic"] not in off} for c in QA["checks"]]}
     op = ImportioQAReviewOperator(task_id="qa_review", snapshot=result, push_hours=2, qa=relaxed)
-    outcome = apply_choice(op, REIMPORT, "user:bob")
+    outcome = answered(op, REIMPORT, "bob")
     old = store.get_snapshot(result["snapshot_id"])
     assert old.state is S.SUPERCEDED
     fresh = store.get_snapshot(outcome["snapshot_id"])
@@ -96,7 +104,7 @@ def test_reimport_supersedes_and_checks_the_stored_results_again(store, tmp_path
 def test_rerun_leaves_a_start_pending_snapshot_for_the_collect_task(store, tmp_path, caplog):
     caplog.set_level(logging.INFO)
     result = qa(store, collected(store, tmp_path, BAD))
-    outcome = apply_choice(review(result), RERUN, "user:carol")
+    outcome = answered(review(result), RERUN, "carol")
     assert store.get_snapshot(result["snapshot_id"]).state is S.SUPERCEDED
     fresh = store.get_snapshot(outcome["snapshot_id"])
     assert fresh.state is S.START_PENDING and fresh.crawl_run_id is None
@@ -108,6 +116,13 @@ def test_a_snapshot_no_longer_in_review_is_left_alone(store, tmp_path):
     apply_choice(review(result), FAIL, "user:alice")
     again = apply_choice(review(result), PASS, "user:mallory")
     assert again["state"] == "FAILED_QA"
+
+
+def test_an_answer_outside_the_options_is_refused(store, tmp_path):
+    result = qa(store, collected(store, tmp_path, BAD))
+    with pytest.raises(ValueError, match="not in"):
+        answered(review(result), "Ship it")
+    assert store.get_snapshot(result["snapshot_id"]).state is S.ESCALATED
 
 
 def test_the_review_offers_the_guides_choices_and_times_out_before_the_push_deadline():
