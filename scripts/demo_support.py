@@ -48,6 +48,7 @@ class Servers:
     stitch: Any
     s3: Any
     sftp: Any
+    pagerduty: Any
 
 
 @contextmanager
@@ -56,6 +57,7 @@ def servers(workdir: Path, *, crawl_seconds: float = 0.5) -> Iterator[Servers]:
     all stopped on exit, whatever happens."""
     from airflow_provider_importio.testing import ImportioEmulator
     from airflow_provider_importio.testing.aws import MotoServer
+    from airflow_provider_importio.testing.pagerduty import PagerDutyEmulator
     from airflow_provider_importio.testing.sftp_server import SFTPTestServer
     from airflow_provider_importio.testing.stitch_emulator import StitchEmulator
 
@@ -66,7 +68,8 @@ def servers(workdir: Path, *, crawl_seconds: float = 0.5) -> Iterator[Servers]:
         stitch = stack.enter_context(StitchEmulator())
         s3 = stack.enter_context(MotoServer())
         sftp = stack.enter_context(SFTPTestServer(workdir / "sftp-root"))
-        yield Servers(importio, stitch, s3, sftp)
+        pagerduty = stack.enter_context(PagerDutyEmulator())
+        yield Servers(importio, stitch, s3, sftp, pagerduty)
 
 
 def load_project() -> Any:
@@ -123,6 +126,11 @@ def arrange(srv: Servers, project: Any, flow_slug: str, inputs: Mapping[str, lis
     }
     for destination in project.destinations:
         connections[destination.connection] = by_type[destination.type]
+    pagerduty = json.dumps({"conn_type": "pagerduty_events", "password": "demo-routing-key", "host": srv.pagerduty.url,
+                            "extra": {"verify": srv.pagerduty.ca_file, "retry_delay": 0.1}})
+    for group in project.alarm_groups:
+        for subscription in group.subscriptions:
+            connections[subscription.connection] = pagerduty
     return connections
 
 
@@ -283,7 +291,7 @@ def run_main(dag_id: str) -> int:
         print(f"ALARM-DAG unavailable ({exc})", flush=True)
     else:
         try:
-            # The alarm DAG's tasks, called directly: its DAG file is not part of the example yet.
+            # The alarm DAG of dags/shop_alarms.py, its task called directly after the delivery.
             alarms = alarm_dag(DAG_FILE, PROJECT_FILE, None)
             results = {task.task_id: task.execute({}) for task in alarms.tasks}
             print("ALARM-DAG success", json.dumps(results, default=str), flush=True)
@@ -380,10 +388,14 @@ def report(store_url: str, srv: Servers, outcome: RunOutcome, out: Any = print) 
     else:
         out(f"alarm evaluation: {outcome.alarm_dag}")
         for a in alarm_states:
-            out(f"{a.alarm_group}: {a.state} since {a.since:%H:%M:%S}"
-                + (f" ({json.dumps(a.details, default=str)[:200]})" if a.details else ""))
+            failing = ", ".join(f"{f.get('alarm') or f.get('name')}={f.get('value')}"
+                                for f in (a.details or {}).get("failing") or [] if isinstance(f, dict))
+            out(f"{a.alarm_group}: {a.state} since {a.since:%H:%M:%S}" + (f" ({failing})" if failing else ""))
         if not alarm_states:
             out("no alarm group states recorded (the project file defines no alarm groups)")
+        for event in srv.pagerduty.events:
+            summary = (event.get("payload") or {}).get("summary", "")
+            out(f"PagerDuty {event.get('event_action')} {event.get('dedup_key')}: {summary}")
     return {kind: totals[kind]["rows"] for kind in ("S3", "SFTP", "STITCH")}
 
 

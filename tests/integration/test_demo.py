@@ -32,4 +32,7 @@ def test_demo_delivers_to_s3_sftp_and_stitch(airflow_env):
     assert re.search(r"review answered: qa_review\[\d+\] 'Push anyway': QA review: shop-b chunk \d+ is ESCALATED", output)
     assert "PUSHED_IGNORE" in output and "System errors (%)" in output
     assert "== Alarm transitions ==" in output
+    # one error page in 60 inputs (1.67% > 1%) puts the operations group in ALARM and pages once
+    assert "shop/operations: ALARM" in output and "shop/qa: OK" in output
+    assert output.count("PagerDuty trigger importio/shop/operations") == 1
     assert "Demo finished in" in output

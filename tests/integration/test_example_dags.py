@@ -10,7 +10,7 @@ from pathlib import Path
 from tests.integration.conftest import VENV_BIN
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
-EXPECTED = {"shop__staging", "shop__production", "shop__stitch_setup"}
+EXPECTED = {"shop__staging", "shop__production", "shop__stitch_setup", "shop__alarms"}
 
 DOCS = f"""
 import json
