@@ -11,7 +11,7 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,16 +71,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, TypeError, ValueError, KeyError) as exc:
         parser.error(str(exc))
 
+    return serve_until_signalled(emulator, lambda: f"Import.io emulator listening on {emulator.url}")
+
+
+def serve_until_signalled(server: Any, banner: Callable[[], str], on_start: Callable[[], None] | None = None) -> int:
+    """Start ``server``, run ``on_start``, print ``banner()`` (one line), serve until SIGINT or
+    SIGTERM, stop; exit code 0. The console scripts of every test server share this."""
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
-    emulator.start()
+    server.start()
     try:
-        print(f"Import.io emulator listening on {emulator.url}", flush=True)
+        if on_start is not None:
+            on_start()
+        print(banner(), flush=True)
         while not stopping.wait(0.2):
             pass
     finally:
-        emulator.stop()
+        server.stop()
     return 0
 
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_importio.testing.cli import serve_until_signalled
 from airflow_provider_importio.testing.sftp_server import USERNAME, SFTPTestServer
 
 
@@ -56,17 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                             password=args.password)
     if args.host_key_seed:
         server._key = seeded_key(args.host_key_seed)  # noqa: SLF001 - the server draws its key in __init__
-    stopping = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopping.set())
-    server.start()
-    try:
-        print(f"SFTP server listening on {server.host}:{server.port}, host key {server.host_key}", flush=True)
-        while not stopping.wait(0.2):
-            pass
-    finally:
-        server.stop()
-    return 0
+    return serve_until_signalled(
+        server, lambda: f"SFTP server listening on {server.host}:{server.port}, host key {server.host_key}")
 
 
 if __name__ == "__main__":

@@ -9,11 +9,10 @@ presets ``stitch_shop`` this way); a demo-only convenience: real Stitch never le
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 
+from airflow_provider_importio.testing.cli import serve_until_signalled
 from airflow_provider_importio.testing.stitch_emulator import DEFAULT_CONNECT_TOKEN, StitchEmulator
 
 
@@ -45,21 +44,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--import-token needs --source")
     emulator = StitchEmulator(connect_token=args.connect_token, load_delay=args.load_delay,
                               host=args.host, port=args.port)
-    stopping = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopping.set())
-    emulator.start()
-    try:
+    def seed() -> None:
         if args.source:
             source = emulator.add_source(display_name=args.source)
             if args.import_token:
                 preset_token(emulator, source["id"], args.import_token)
-        print(f"Stitch emulator listening on {emulator.url}", flush=True)
-        while not stopping.wait(0.2):
-            pass
-    finally:
-        emulator.stop()
-    return 0
+
+    return serve_until_signalled(emulator, lambda: f"Stitch emulator listening on {emulator.url}", seed)
 
 
 if __name__ == "__main__":
