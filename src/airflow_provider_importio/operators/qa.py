@@ -89,7 +89,7 @@ def run_qa(store: Store, snapshot: Snapshot, spec: QaSpec, *, actor: str, log: l
 
     if snapshot.state is not S.PENDING_IMPORT:
         log.info("Snapshot %s is %s: its QA is done; nothing to do", snapshot.id, snapshot.state.value)
-        return qa_result(snapshot, store.get_snapshot(snapshot.id).options.get("qa") or {})
+        return qa_result(snapshot, snapshot.options.get("qa") or {})
     results_uri = snapshot.artifacts.get("json")
     if not results_uri:
         raise ValueError(f"snapshot {snapshot.id} has no results file (artifacts {snapshot.artifacts})")
