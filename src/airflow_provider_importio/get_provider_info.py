@@ -180,4 +180,26 @@ def get_provider_info() -> dict[str, Any]:
             "airflow_provider_importio.links.ImportioCrawlRunLink",
             "airflow_provider_importio.links.ImportioExtractorLink",
         ],
+        "config": {
+            "importio": {
+                "description": "Flow DAGs built from project files (read when the DAG file is parsed).",
+                "options": {
+                    "crawl_poll_interval": {
+                        "description": "Seconds between polls of a running crawl (collect tasks, their trigger).",
+                        "version_added": "0.1.0",
+                        "type": "float",
+                        "example": "10",
+                        "default": "30",
+                    },
+                    "lease_poll_interval": {
+                        "description": "Seconds a chunk waits before asking again for its extractor's lease "
+                        "(one crawl per extractor at a time).",
+                        "version_added": "0.1.0",
+                        "type": "float",
+                        "example": "5",
+                        "default": "15",
+                    },
+                },
+            },
+        },
     }

@@ -71,7 +71,8 @@ def build_flow_dags(
     importio_conn_id: str = "importio_default",
     store_conn_id: str = "importio_store_default",
     domain_concurrency: int = 4,
-    poll_interval: float = 30.0,
+    poll_interval: float | None = None,
+    lease_poll_interval: float | None = None,
     review_timeout_choice: str = "Fail",
 ) -> dict[str, DAG]:
     """One DAG per flow of ``project``, keyed by DAG id (``<project>__<flow>``).
@@ -88,7 +89,10 @@ def build_flow_dags(
         (fine for one machine, not for distributed workers).
     :param artifacts_conn_id: AWS connection for the artifacts; default the flow's input connection.
     :param domain_concurrency: collection runs of one domain at once (the collection's ``domain``).
-    :param poll_interval: seconds between polls of a running crawl.
+    :param poll_interval: seconds between polls of a running crawl; default ``[importio]
+        crawl_poll_interval`` (30, ``AIRFLOW__IMPORTIO__CRAWL_POLL_INTERVAL``).
+    :param lease_poll_interval: seconds between asks for a busy extractor's lease; default
+        ``[importio] lease_poll_interval`` (15).
     :param review_timeout_choice: what a QA review that nobody answers before the push deadline
         decides (``Fail``, the default, never pushes unreviewed data).
     """
@@ -100,7 +104,8 @@ def build_flow_dags(
         "importio_conn_id": importio_conn_id,
         "store_conn_id": store_conn_id,
         "domain_concurrency": domain_concurrency,
-        "poll_interval": poll_interval,
+        "poll_interval": _seconds(poll_interval, "crawl_poll_interval", 30.0),
+        "lease_poll_interval": _seconds(lease_poll_interval, "lease_poll_interval", 15.0),
         "review_timeout_choice": review_timeout_choice,
     }
     return {
@@ -110,6 +115,15 @@ def build_flow_dags(
                                              settings=settings)
         for flow in project.flows
     }
+
+
+def _seconds(given: float | None, option: str, default: float) -> float:
+    """``given``, else the ``[importio]`` option (``AIRFLOW__IMPORTIO__<OPTION>``), else ``default``."""
+    if given is not None:
+        return float(given)
+    from airflow.configuration import conf
+
+    return conf.getfloat("importio", option, fallback=default)
 
 
 def default_artifacts_uri() -> str:
@@ -212,6 +226,7 @@ def _delivery_tasks(project: Project, flow: Flow, collection: Collection, settin
         aws_conn_id=artifacts_conn,
         store_conn_id=settings["store_conn_id"],
         poll_interval=settings["poll_interval"],
+        lease_poll_interval=settings["lease_poll_interval"],
     ).expand_kwargs(runs)
     qa_args = {
         "schema": schema_to_dict(project.collection_schema(collection)),

@@ -87,3 +87,17 @@ def test_dags_serialize_with_their_deadlines(dags):
         data = DagSerialization.to_dict(dag)
         assert data["dag"]["deadline"], dag.dag_id
         assert DagSerialization.from_dict(data).dag_id == dag.dag_id
+
+
+def test_poll_intervals_come_from_the_importio_config_section_unless_given(monkeypatch):
+    def collect_intervals(dags):
+        collect = dags["shop-prices__mystagingflow"].get_task("collect")
+        return collect.partial_kwargs["poll_interval"], collect.partial_kwargs["lease_poll_interval"]
+
+    monkeypatch.delenv("AIRFLOW__IMPORTIO__CRAWL_POLL_INTERVAL", raising=False)
+    monkeypatch.delenv("AIRFLOW__IMPORTIO__LEASE_POLL_INTERVAL", raising=False)
+    assert collect_intervals(build_flow_dags(load_project(EXAMPLE))) == (30.0, 15.0)
+    monkeypatch.setenv("AIRFLOW__IMPORTIO__CRAWL_POLL_INTERVAL", "2.5")
+    monkeypatch.setenv("AIRFLOW__IMPORTIO__LEASE_POLL_INTERVAL", "1")
+    assert collect_intervals(build_flow_dags(load_project(EXAMPLE))) == (2.5, 1.0)
+    assert collect_intervals(build_flow_dags(load_project(EXAMPLE), poll_interval=7)) == (7.0, 1.0)
