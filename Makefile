@@ -8,7 +8,7 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install test demo lock clean
+.PHONY: install test demo lock clean bench
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -32,3 +32,7 @@ lock: | $(UV)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache
+
+# Benchmarks against baselines (not part of `make test`): BENCH_ARGS="--quick" or names, e.g. "statistics".
+bench: install
+	$(VENV)/bin/python benchmarks/run.py $(BENCH_ARGS)
