@@ -8,7 +8,7 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install test demo lock clean bench
+.PHONY: install test test-distributed demo lock clean bench
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -23,6 +23,10 @@ install: $(VENV)/.synced
 
 test: install
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Only the distributed run (also part of `make test`): docker-compose.yaml's services as local processes.
+test-distributed: install
+	$(VENV)/bin/pytest -m distributed -s $(PYTEST_ARGS)
 
 demo: install
 	$(VENV)/bin/python scripts/demo.py

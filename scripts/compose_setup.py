@@ -6,7 +6,8 @@
 
 ``python scripts/compose_setup.py seed``  (the one-shot ``demo-setup`` service)
     waits for the emulators and moto, then creates what the example project (dags/projects/shop.yaml)
-    expects to find: its Import.io extractors (the project's guids), the S3 buckets, the staging
+    expects to find: its Import.io extractors (the project's guids), the S3 buckets (inputs, exports
+    and ``IMPORTIO_ARTIFACTS_URI``'s), the staging
     flow's input files, and checks the Stitch source and the ``stitch_shop`` token. Re-runs are safe.
 
 Everything is read from the same ``AIRFLOW_CONN_*`` variables the Airflow services get, so the
@@ -153,6 +154,9 @@ def seed(environ: Mapping[str, str] | None = None, *, timeout: float = 120, out:
     for destination in project.destinations:
         if destination.type == "S3":
             buckets.setdefault(destination.bucket, destination.connection)
+    artifacts = (environ if environ is not None else os.environ).get("IMPORTIO_ARTIFACTS_URI", "")
+    if artifacts.startswith("s3://"):  # chunk files and results; read with each flow's input connection
+        buckets.setdefault(urlsplit(artifacts).netloc, project.flows[0].definition.input_connection)
     wait_for("moto (S3)", lambda: s3_client(next(iter(buckets.values()))).list_buckets(), timeout, out)
     for bucket, conn_id in sorted(buckets.items()):
         s3 = s3_client(conn_id)

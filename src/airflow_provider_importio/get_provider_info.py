@@ -92,7 +92,8 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {
                 "integration-name": "Import.io",
-                "python-modules": ["airflow_provider_importio.triggers.crawl_run"],
+                "python-modules": ["airflow_provider_importio.triggers.crawl_run",
+                                   "airflow_provider_importio.triggers.lease"],
             },
         ],
         "connection-types": [

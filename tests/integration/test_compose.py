@@ -33,7 +33,7 @@ SPEC_CANDIDATES = [Path("/usr/lib/python3/dist-packages/compose/config/compose_s
 
 AIRFLOW_SERVICES = ["airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-worker",
                     "airflow-triggerer", "airflow-init"]
-EMULATORS = {"importio-emulator": 8090, "stitch-emulator": 8091, "moto": 5000, "sftp": 2222}
+EMULATORS = {"importio-emulator": 8090, "stitch-emulator": 8091, "moto": 5000, "sftp": 2222, "pagerduty-emulator": 8092}
 
 
 @pytest.fixture(scope="module")
@@ -218,6 +218,17 @@ def test_connections_parse_and_point_at_the_services(compose, common_env):
     assert shop.password == option(stitch_command, "--import-token")
     assert option(stitch_command, "--source") == "Shop Warehouse"
 
+    pagerduty, pd_command = conns["pagerduty_shop"], services["pagerduty-emulator"]["command"]
+    assert pagerduty.conn_type == "pagerduty_events" and pagerduty.password
+    assert url_of(pagerduty) == ("pagerduty-emulator", EMULATORS["pagerduty-emulator"])
+    assert urlsplit(pagerduty.host).scheme == "https" and option(pd_command, "--name") == "pagerduty-emulator"
+    # the CA file the service writes at start is the one the connection trusts, in the shared config mount
+    assert pagerduty.extra_dejson["verify"] == option(pd_command, "--ca-file")
+    assert pagerduty.extra_dejson["verify"].startswith("/opt/airflow/config/")
+    assert "${AIRFLOW_PROJ_DIR:-.}/config:/opt/airflow/config" in services["pagerduty-emulator"]["volumes"]
+    subscribed = {s.connection for g in project.alarm_groups for s in g.subscriptions}
+    assert subscribed <= set(conns), subscribed - set(conns)
+
     store = conns["importio_store_default"]
     assert store.conn_type == "importio_store"
     url = urlsplit(store.extra_dejson["url"])
@@ -297,6 +308,24 @@ def test_the_sftp_service_has_the_connections_host_key(compose, common_env, tmp_
     assert (tmp_path / "root" / "upload" / "prices").is_dir()
 
 
+def test_the_pagerduty_service_serves_tls_that_its_ca_file_verifies(compose, common_env, tmp_path):
+    command = local(compose["services"]["pagerduty-emulator"]["command"])
+    ca_file = tmp_path / "config" / "pagerduty-emulator-ca.pem"
+    command[command.index("--ca-file") + 1] = str(ca_file)
+    proc, line = start(command)
+    try:
+        url = line.rsplit(" ", 1)[1]
+        routing_key = connections(common_env)["pagerduty_shop"].password
+        event = {"routing_key": routing_key, "event_action": "trigger", "dedup_key": "compose-check",
+                 "payload": {"summary": "compose check", "source": "test", "severity": "info"}}
+        answer = requests.post(f"{url}/v2/enqueue", json=event, verify=str(ca_file), timeout=10)
+        assert answer.status_code == 202, answer.text
+        with pytest.raises(requests.exceptions.SSLError):  # not trusted without the CA file
+            requests.post(f"{url}/v2/enqueue", json=event, timeout=10)
+    finally:
+        stop(proc)
+
+
 def test_demo_setup_seeds_the_emulators(compose, common_env, stitch_service, monkeypatch):
     from airflow_provider_importio.testing import ImportioEmulator
     from airflow_provider_importio.testing.aws import MotoServer
@@ -328,7 +357,7 @@ def test_demo_setup_seeds_the_emulators(compose, common_env, stitch_service, mon
         assert sorted(done["extractors"]) == sorted(["0d5e6c3a-1b2c-4d5e-8f90-123456789abc",
                                                      "9a8b7c6d-5e4f-4a3b-9c2d-0123456789ab"])
         assert again["extractors"] == [] and again["buckets"] == []
-        assert set(done["buckets"]) == {"shop-inputs", "shop-exports"}
+        assert set(done["buckets"]) == {"shop-inputs", "shop-exports", "importio-artifacts"}
         s3 = moto.client()
         for uri in done["inputs"]:
             bucket, key = uri[len("s3://"):].split("/", 1)

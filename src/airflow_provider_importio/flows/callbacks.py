@@ -12,6 +12,9 @@ async def log_push_overdue(*, project: str, flow: str, dag_id: str, push_hours: 
                            context: dict[str, Any] | None = None) -> None:
     """The default push-deadline callback: a warning naming the delivery that has not pushed."""
     dag_run = (context or {}).get("dag_run") or {}
-    run_id = dag_run.get("run_id") if isinstance(dag_run, dict) else getattr(dag_run, "run_id", None)
+    if isinstance(dag_run, dict):  # the scheduler sends the REST API's DAGRunResponse: ``dag_run_id``
+        run_id = dag_run.get("dag_run_id") or dag_run.get("run_id")
+    else:
+        run_id = getattr(dag_run, "run_id", None)
     log.warning("Delivery %s of flow %s/%s (DAG %s) has not pushed %s h after it started",
                 run_id or "?", project, flow, dag_id, push_hours)

@@ -266,7 +266,8 @@ def _deadline(project: Project, flow: Flow, dag_id: str, callback: Callable[...,
     from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
 
     return DeadlineAlert(
-        reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
+        # queued_at, not the logical date: a manual run has none, and Airflow then fires at once
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
         interval=timedelta(hours=flow.push_hours),
         callback=AsyncCallback(callback or DEFAULT_CALLBACK, kwargs={
             "project": project.slug, "flow": flow.slug, "dag_id": dag_id, "push_hours": flow.push_hours,

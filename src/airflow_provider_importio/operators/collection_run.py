@@ -151,8 +151,7 @@ class ImportioCollectionRunOperator(BaseOperator):
         deadline = self._deadline(snapshot)
         ttl = (deadline - _now()) + LEASE_MARGIN
         while not self._take_leases(store, snapshot, ttl):  # deferrable: defers, and comes back via resume()
-            self._sleep_until(_now() + dt.timedelta(seconds=self.lease_poll_interval),
-                              f"extractor {extractor_id} or domain {self.domain} is busy")
+            self._wait_for_lease(snapshot)
         hook = self._importio()
         actor = self._actor(context)
         try:
@@ -284,6 +283,21 @@ class ImportioCollectionRunOperator(BaseOperator):
     def _release(self, store: Store, snapshot: Snapshot) -> None:
         for key in (self._extractor_id, *self._lease_keys()):
             store.release_lease(key, snapshot.id)
+
+    def _wait_for_lease(self, snapshot: Snapshot) -> None:
+        """Deferrable: wait in the triggerer until this chunk's turn (``ImportioLeaseTrigger``), then
+        :meth:`resume`; else sleep ``lease_poll_interval`` and ask again."""
+        why = f"extractor {self._extractor_id} or domain {self.domain} is busy"
+        if not self.deferrable:
+            self._sleep_until(_now() + dt.timedelta(seconds=self.lease_poll_interval), why)
+            return
+        from airflow_provider_importio.triggers.lease import ImportioLeaseTrigger
+
+        self.log.info("Waiting in the triggerer for the lease: %s", why)
+        self.defer(trigger=ImportioLeaseTrigger(self.store_conn_id, self._extractor_id, snapshot.id,
+                                                poll_interval=min(self.lease_poll_interval, 5.0),
+                                                patience=max(60.0, 4 * self.lease_poll_interval)),
+                   method_name="resume")
 
     def _sleep_until(self, moment: dt.datetime, why: str) -> None:
         """Defer until ``moment`` (then :meth:`resume`), or sleep when not deferrable."""

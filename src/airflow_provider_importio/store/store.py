@@ -669,6 +669,15 @@ class Store:
                 extractor_leases.c.expires_at > self._now())).first()
         return Lease.from_row(row._mapping) if row is not None else None
 
+    def first_waiting(self, extractor_id: str) -> str | None:
+        """The snapshot next in line for the extractor: its oldest START_PENDING one (then lowest chunk)."""
+        query = (sa.select(snapshots.c.id)
+                 .where(snapshots.c.extractor_id == extractor_id,
+                        snapshots.c.state == SnapshotState.START_PENDING.value)
+                 .order_by(snapshots.c.created_at, snapshots.c.chunk, snapshots.c.source).limit(1))
+        with self._read() as conn:
+            return conn.execute(query).scalar()
+
     @contextmanager
     def lease(self, extractor_id: str, holder: str, ttl: float | timedelta, *, wait: float = 0.0,
               poll: float = 1.0, heartbeat: float | None = None) -> Iterator[LeaseHandle]:

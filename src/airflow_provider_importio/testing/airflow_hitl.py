@@ -96,12 +96,43 @@ def answer(dag_id: str | None, rules: list[tuple[str, str]], *, default: str | N
             time.sleep(0.5)
             continue
         for task in pending:
-            choice = next((c for text, c in rules if text in task.subject), default)
-            if choice is None:
-                raise LookupError(f"no rule answers {task.subject!r}")
+            choice = choose(task, rules, default)
             respond(task, choice, user=user)
             answered.append((task, choice))
     return answered
+
+
+def awaiting_input_rest(api: Any, base_url: str, dag_id: str) -> list[AwaitingTask]:
+    """Unanswered requests of ``dag_id``'s runs, from the public REST API (``api``: a logged-in
+    ``requests.Session``, e.g. :meth:`.compose_local.LocalCompose.api`)."""
+    answer = api.get(f"{base_url}/api/v2/dags/{dag_id}/dagRuns/~/hitlDetails",
+                     params={"response_received": "false", "limit": 100}, timeout=30)
+    answer.raise_for_status()
+    found = []
+    for item in answer.json()["hitl_details"]:
+        ti = item["task_instance"]
+        if ti["state"] != "awaiting_input":
+            continue
+        found.append(AwaitingTask(ti["dag_id"], ti["dag_run_id"], ti["task_id"], ti["map_index"], item["subject"],
+                                  item.get("body"), list(item.get("options") or [])))
+    return sorted(found, key=lambda t: (t.run_id, t.task_id, t.map_index))
+
+
+def respond_rest(api: Any, base_url: str, task: AwaitingTask, chosen: str) -> dict[str, Any]:
+    """Answer as a person does in the UI: ``PATCH .../taskInstances/{task}/{map_index}/hitlDetails``."""
+    answer = api.patch(f"{base_url}/api/v2/dags/{task.dag_id}/dagRuns/{task.run_id}/taskInstances/"
+                       f"{task.task_id}/{task.map_index}/hitlDetails",
+                       json={"chosen_options": [chosen], "params_input": {}}, timeout=30)
+    answer.raise_for_status()
+    return answer.json()
+
+
+def choose(task: AwaitingTask, rules: list[tuple[str, str]], default: str | None) -> str:
+    """The choice of the first rule whose text is in the task's subject, else ``default``."""
+    choice = next((c for text, c in rules if text in task.subject), default)
+    if choice is None:
+        raise LookupError(f"no rule answers {task.subject!r}")
+    return choice
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,7 @@ alerts they open and resolve (:attr:`PagerDutyEmulator.alerts`). Fault injection
 
 The ``pagerduty`` client refuses base URLs that are not ``https://``, so the stand-in serves TLS
 with a self-signed certificate made at start; point the client at :attr:`url` and trust
-:attr:`ca_file` (a PEM file)::
+:attr:`ca_file` (a PEM file; ``cert_names`` adds host names to it, as a compose service name)::
 
     with PagerDutyEmulator() as pd:
         conn = {"conn_type": "pagerduty_events", "password": "R" * 32, "host": pd.url,
@@ -25,6 +25,7 @@ import ssl
 import tempfile
 import threading
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from airflow_provider_importio.testing._server import (
@@ -44,8 +45,9 @@ MAX_SUMMARY = 1024
 MAX_EVENT_BYTES = 512 * 1024
 
 
-def _self_signed(directory: str, host: str) -> tuple[str, str]:
-    """A self-signed CA-capable certificate for *host* (an IP or a name): ``(cert.pem, key.pem)``."""
+def _self_signed(directory: str, host: str, names: Sequence[str] = ()) -> tuple[str, str]:
+    """A self-signed CA-capable certificate for *host* (an IP or a name), loopback and ``names``:
+    ``(cert.pem, key.pem)``."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -58,6 +60,9 @@ def _self_signed(directory: str, host: str) -> tuple[str, str]:
     except ValueError:
         alt = [x509.DNSName(host)]
     alt.append(x509.DNSName("localhost"))
+    if host != "127.0.0.1":
+        alt.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
+    alt += [x509.DNSName(extra) for extra in names]
     now = dt.datetime.now(dt.timezone.utc)
     cert = (
         x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
@@ -86,14 +91,15 @@ class PagerDutyEmulator(EmulatorServer):
     :param routing_keys: accept only these routing keys (``None``: any non-empty one).
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, routing_keys: set[str] | None = None) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, routing_keys: set[str] | None = None,
+                 cert_names: Sequence[str] = ()) -> None:
         super().__init__(host, port)
         self.routing_keys = routing_keys
         self._events: list[dict[str, Any]] = []
         self._alerts: dict[str, str] = {}
         self._state_lock = threading.Lock()
         self._tmp = tempfile.mkdtemp(prefix="pagerduty-emulator-")
-        self.ca_file, self._key_file = _self_signed(self._tmp, host)
+        self.ca_file, self._key_file = _self_signed(self._tmp, host, cert_names)
         self.route("POST", r"/v2/enqueue", self._enqueue)
         self.admin_route("GET", "events", lambda request: json_response(self.events))
 
