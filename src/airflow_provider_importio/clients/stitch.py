@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
@@ -185,12 +186,36 @@ class StitchImportApi:
         :func:`~.stitch_batching.sequence_start_for`), so a re-run upserts the same rows in the
         same order. A record that breaks a limit raises :class:`StitchRecordError` before its
         batch is sent; batches already accepted stay accepted (a re-run repeats them harmlessly).
+
+        One batch is in flight while the next is packed (a sender thread posts them one at a
+        time, in order), so reading and serialising overlap Stitch's answer. Errors come out
+        in the order a serial push would meet them: a refused batch before a bad record after it.
         """
         summary = PushSummary(table=table)
-        for batch in batches(table, schema, key_names, records, sequence_start, limits):
-            self._send_splitting(batch, table, summary)
-            if summary.batches % progress_every == 0:
-                log.info("Stitch table %r: %d records in %d batches so far", table, summary.records, summary.batches)
+        in_flight: Future[None] | None = None
+
+        def finish_in_flight() -> None:  # wait for the batch in flight; raise its error
+            nonlocal in_flight
+            done, in_flight = in_flight, None
+            if done is not None:
+                done.result()
+                if summary.batches % progress_every == 0:
+                    log.info("Stitch table %r: %d records in %d batches so far", table, summary.records,
+                             summary.batches)
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stitch-push") as sender:
+            try:
+                for batch in batches(table, schema, key_names, records, sequence_start, limits):
+                    finish_in_flight()
+                    in_flight = sender.submit(self._send_splitting, batch, table, summary)
+            except BaseException:
+                # Reading or packing failed (a bad record, say) while a batch was in flight: that
+                # batch came first, so its own failure, if any, is the one to report.
+                error = in_flight.exception() if in_flight is not None else None
+                if error is not None:
+                    raise error from None
+                raise
+            finish_in_flight()
         log.info("Stitch table %r: pushed %d records in %d batches (%d bytes, %d queued as 202, %d splits)",
                  table, summary.records, summary.batches, summary.bytes, summary.queued, summary.splits)
         return summary

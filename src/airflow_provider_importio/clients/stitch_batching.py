@@ -57,33 +57,46 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+#: One encoder for every record (``json.dumps`` with options builds a new one per call).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_json_default)
+
+
 def dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default).encode()
+    return _ENCODER.encode(value).encode()
+
+
+#: Types of plain JSON values (each one data point).
+_FLAT = frozenset({str, int, float, bool, type(None)})
+#: Leaf types, checked first: ``isinstance`` against a ``Mapping`` ABC is slow for every scalar.
+_SCALARS = (str, int, float, type(None))
 
 
 def count_data_points(value: Any) -> int:
     """Leaf values in a record (nested objects and lists counted through)."""
-    if isinstance(value, Mapping):
-        return sum(count_data_points(v) for v in value.values())
-    if isinstance(value, list):
-        return sum(count_data_points(v) for v in value)
-    return 1
+    if isinstance(value, (dict, Mapping)):
+        children = value.values()
+    elif isinstance(value, list):
+        children = value
+    else:
+        return 1
+    nested = [child for child in children if not isinstance(child, _SCALARS)]
+    return len(children) - len(nested) + sum(map(count_data_points, nested))
 
 
 def check_record(record: Mapping[str, Any], key_names: Sequence[str], table: str, index: int) -> None:
     """Raise :class:`StitchRecordError` naming the table and record when a limit is broken."""
-    where = f"table {table!r}, record {index}"
     for key in key_names:
         value = record.get(key)
         if value is None:
-            raise StitchRecordError(f"{where}: key property {key!r} is missing or null")
+            raise StitchRecordError(f"table {table!r}, record {index}: key property {key!r} is missing or null")
         if isinstance(value, str) and len(value) > MAX_STRING_KEY_LENGTH:
-            raise StitchRecordError(
-                f"{where}: key property {key!r} is {len(value)} characters (at most {MAX_STRING_KEY_LENGTH})"
-            )
+            raise StitchRecordError(f"table {table!r}, record {index}: key property {key!r} is {len(value)} "
+                                    f"characters (at most {MAX_STRING_KEY_LENGTH})")
+    if type(record) is dict and len(record) <= MAX_DATA_POINTS and _FLAT.issuperset(map(type, record.values())):
+        return  # only plain values: one data point each
     points = count_data_points(record)
     if points > MAX_DATA_POINTS:
-        raise StitchRecordError(f"{where}: {points} data points (at most {MAX_DATA_POINTS})")
+        raise StitchRecordError(f"table {table!r}, record {index}: {points} data points (at most {MAX_DATA_POINTS})")
 
 
 @dataclass
@@ -140,7 +153,7 @@ def batches(
         if sequence > MAX_SEQUENCE:
             raise StitchRecordError(f"table {table!r}, record {index}: sequence {sequence} exceeds {MAX_SEQUENCE}")
         check_record(record, key_names, table, index)
-        message = b'{"action":"upsert","sequence":' + str(sequence).encode() + b',"data":' + dumps(record) + b"}"
+        message = b'{"action":"upsert","sequence":%d,"data":%s}' % (sequence, dumps(record))
         if fixed + len(message) > limits.max_bytes:
             raise StitchRecordError(
                 f"table {table!r}, record {index}: {len(message)} bytes serialised, more than a batch may hold "

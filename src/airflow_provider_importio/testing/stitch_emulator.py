@@ -251,6 +251,7 @@ class StitchEmulator(EmulatorServer):
         self._pending = 0
         self._generation = 0
         self._stopping = False
+        self._loading_paused = False
         self._worker: threading.Thread | None = None
         self._load_errors: list[str] = []
         self.warehouse: Warehouse | None = None
@@ -338,6 +339,7 @@ class StitchEmulator(EmulatorServer):
             self._generation += 1
             self._jobs.clear()
             self._pending = 0
+            self._loading_paused = False
             self._cond.notify_all()
         with self._lock:
             self._sources.clear()
@@ -389,6 +391,20 @@ class StitchEmulator(EmulatorServer):
         """Accepted batches, oldest first: id, token_id, source_id, schema, table, records, status, loaded."""
         with self._lock:
             return [batch.to_dict() for batch in self._batches]
+
+    def pause_loading(self) -> None:
+        """Accept batches but load none until :meth:`resume_loading` (they stay pending).
+
+        Loading is the emulator's own work, not the client's; a benchmark pauses it while a client
+        pushes, so that the warehouse does not compete with the pushes for the emulator's CPU."""
+        with self._cond:
+            self._loading_paused = True
+
+    def resume_loading(self) -> None:
+        """Load the batches accepted while paused (each no sooner than ``load_delay`` after its acceptance)."""
+        with self._cond:
+            self._loading_paused = False
+            self._cond.notify_all()
 
     def wait_loaded(self, timeout: float = 10) -> None:
         """Block until every accepted batch is loaded; ``TimeoutError`` otherwise."""
@@ -489,7 +505,7 @@ class StitchEmulator(EmulatorServer):
                 while True:
                     if self._stopping:
                         return
-                    if self._jobs:
+                    if self._jobs and not self._loading_paused:
                         wait = self._jobs[0].ready_at - time.monotonic()
                         if wait <= 0:
                             job = heapq.heappop(self._jobs)

@@ -92,6 +92,17 @@ _PY_TYPES: dict[str, Callable[[Any], bool]] = {
     "object": lambda v: isinstance(v, Mapping),
     "array": lambda v: isinstance(v, list),
 }
+#: Exact Python types each JSON type accepts without a closer look (``_PY_TYPES`` has the rest:
+#: an integral float is an ``integer``, any ``Mapping`` an ``object``).
+_EXACT_TYPES: dict[str, tuple[type, ...]] = {
+    "null": (type(None),),
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "object": (dict,),
+    "array": (list,),
+}
 #: Property keywords the fast record check understands (``format`` is not enforced either way).
 _SIMPLE_KEYWORDS = frozenset({"type", "format", "description", "title"})
 
@@ -116,6 +127,7 @@ def _fast_record_check(schema: Mapping[str, Any]) -> Callable[[Mapping[str, Any]
     if schema.get("type", "object") not in ("object", ["object"], ["null", "object"]):
         return None
     checks: dict[str, list[Callable[[Any], bool]]] = {}
+    exact: dict[str, frozenset[type]] = {}  # Python types that pass at once (the common case)
     for name, prop in schema["properties"].items():
         if not isinstance(prop, Mapping) or set(prop) - _SIMPLE_KEYWORDS:
             return None
@@ -124,11 +136,14 @@ def _fast_record_check(schema: Mapping[str, Any]) -> Callable[[Mapping[str, Any]
             continue
         names = [types] if isinstance(types, str) else types
         checks[name] = [_PY_TYPES[t] for t in names]
+        exact[name] = frozenset(kind for t in names for kind in _EXACT_TYPES[t])
 
     def check(data: Mapping[str, Any]) -> bool:
         for name, value in data.items():
-            tests = checks.get(name)
-            if tests is not None and not any(test(value) for test in tests):
+            passing = exact.get(name)
+            if passing is None or type(value) in passing:
+                continue
+            if not any(test(value) for test in checks[name]):
                 return False
         return True
 
@@ -234,13 +249,18 @@ def unknown_type(schema: Any) -> str | None:
     return None
 
 
+_SCALARS = (str, int, float, type(None))
+
+
 def data_points(value: Any) -> int:
     """Leaf values in ``value`` (an object or array counts its members, recursively)."""
     if isinstance(value, Mapping):
-        return sum(data_points(item) for item in value.values())
-    if isinstance(value, list):
-        return sum(data_points(item) for item in value)
-    return 1
+        items = value.values()
+    elif isinstance(value, list):
+        items = value
+    else:
+        return 1
+    return sum(1 if isinstance(item, _SCALARS) else data_points(item) for item in items)
 
 
 def key_error(index: int, data: Mapping[str, Any], key_names: Sequence[str]) -> str | None:

@@ -16,6 +16,7 @@ import sqlite3
 import tempfile
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 SYSTEM_COLUMNS: dict[str, str] = {
@@ -56,6 +57,12 @@ def infer_type(value: Any) -> str:
     if isinstance(value, float):
         return "REAL"
     return "TEXT"
+
+
+#: Where ``_sdc_sequence`` is in a loaded row (columns, then SYSTEM_COLUMNS).
+_SEQUENCE = list(SYSTEM_COLUMNS).index("_sdc_sequence") - len(SYSTEM_COLUMNS)
+#: Values ``sql_value`` must turn into JSON text (SQLite takes every other JSON value as it is).
+_NESTED = frozenset({dict, list})
 
 
 def sql_value(value: Any) -> Any:
@@ -156,8 +163,7 @@ class Warehouse:
                 self._ensure_columns(sql_name, properties, records)
                 self._ensure_key_index(sql_name, key_names)
                 columns = [name for name in self._column_names(sql_name) if name not in SYSTEM_COLUMNS]
-                for sequence, data in records:
-                    self._upsert(sql_name, columns, key_names, sequence, data, received_at, batched_at)
+                self._upsert_all(sql_name, columns, key_names, records, received_at, batched_at)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -204,32 +210,83 @@ class Warehouse:
                 self._db.execute(f"ALTER TABLE {quote(sql_name)} ADD COLUMN {quote(name)} {kind}")
                 existing.add(name)
 
-    def _upsert(
+    def _upsert_all(
         self,
         sql_name: str,
         columns: list[str],
         key_names: Sequence[str],
-        sequence: int,
-        data: Mapping[str, Any],
+        records: list[tuple[int, Mapping[str, Any]]],
         received_at: str,
         batched_at: str,
     ) -> None:
-        values = {name: sql_value(data.get(name)) for name in columns}
-        values.update(
-            _sdc_batched_at=batched_at, _sdc_received_at=received_at, _sdc_sequence=sequence, _sdc_table_version=None
-        )
+        """Upsert a batch's records with the outcome of upserting them one by one, in order: for each
+        key the highest sequence wins (the later of equal ones), and new rows keep the batch's order."""
         table = quote(sql_name)
-        if key_names:
-            where = " AND ".join(f"{quote(key)} IS ?" for key in key_names)
-            found = self._db.execute(
-                f"SELECT rowid, _sdc_sequence FROM {table} WHERE {where}", [values[key] for key in key_names]
-            ).fetchone()
-            if found is not None:
-                if found[1] is not None and found[1] > sequence:
-                    return  # a higher sequence already won
-                assignments = ", ".join(f"{quote(name)} = ?" for name in values)
-                self._db.execute(f"UPDATE {table} SET {assignments} WHERE rowid = ?", [*values.values(), found[0]])
-                return
-        names = ", ".join(quote(name) for name in values)
-        marks = ", ".join("?" for _ in values)
-        self._db.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(values.values()))
+        names = [*columns, *SYSTEM_COLUMNS]
+        insert = f"INSERT INTO {table} ({', '.join(map(quote, names))}) VALUES ({', '.join('?' for _ in names)})"
+        rows = []
+        for sequence, data in records:
+            row = [*map(data.get, columns), batched_at, received_at, sequence, None]  # SYSTEM_COLUMNS, in order
+            if not _NESTED.isdisjoint(map(type, row)):
+                row = [sql_value(value) for value in row]
+            rows.append(row)
+        if not key_names:
+            self._db.executemany(insert, rows)
+            return
+        position = {name: index for index, name in enumerate(names)}
+        key_of = itemgetter(*(position[key] for key in key_names))  # a value, or a tuple of several
+        found = self._found_by_key(sql_name, key_names, list(dict.fromkeys(map(key_of, rows))))
+        if found is None:  # keys SQLite may compare other than Python does: one row at a time
+            for row in rows:
+                self._upsert_row(table, names, key_names, key_of(row), row)
+            return
+        winners: dict[Any, list[Any]] = {}  # in order of each key's first winning row
+        for row in rows:
+            key = key_of(row)
+            held = winners.get(key)
+            held_sequence = held[_SEQUENCE] if held is not None else found[key][1] if key in found else None
+            if held_sequence is None or held_sequence <= row[_SEQUENCE]:  # else a higher sequence already won
+                winners[key] = row
+        update = f"UPDATE {table} SET {', '.join(f'{quote(name)} = ?' for name in names)} WHERE rowid = ?"
+        self._db.executemany(update, ([*row, found[key][0]] for key, row in winners.items() if key in found))
+        self._db.executemany(insert, (row for key, row in winners.items() if key not in found))
+
+    def _found_by_key(
+        self, sql_name: str, key_names: Sequence[str], keys: list[Any]
+    ) -> dict[Any, tuple[int, Any]] | None:
+        """``(rowid, _sdc_sequence)`` of the stored row of each key (a value, or a tuple for several key
+        columns), the lowest rowid as an indexed lookup finds it; ``None`` unless every key column is
+        INTEGER with ``int`` values or TEXT with ``str`` values, where SQLite's equality is Python's."""
+        info = self._db.execute(f"PRAGMA table_info({quote(sql_name)})")
+        declared = {name: kind.upper() for _, name, kind, *_ in info}
+        several = len(key_names) > 1
+        for index, key in enumerate(key_names):
+            kind = {"INTEGER": int, "TEXT": str}.get(declared.get(key, ""))
+            if kind is None or any(type(value[index] if several else value) is not kind for value in keys):
+                return None
+        selected = ", ".join(quote(key) for key in key_names)
+        one_key = "(" + " AND ".join(f"{quote(key)} = ?" for key in key_names) + ")"
+        step = 500 // len(key_names)
+        found: dict[Any, tuple[int, Any]] = {}
+        for start in range(0, len(keys), step):
+            chunk = keys[start : start + step]
+            if several:
+                where, values = " OR ".join(one_key for _ in chunk), [value for key in chunk for value in key]
+            else:
+                where, values = f"{selected} IN ({', '.join('?' for _ in chunk)})", chunk
+            sql = f"SELECT {selected}, rowid, _sdc_sequence FROM {quote(sql_name)} WHERE {where} ORDER BY rowid"
+            for *key, rowid, sequence in self._db.execute(sql, values):
+                found.setdefault(tuple(key) if several else key[0], (rowid, sequence))
+        return found
+
+    def _upsert_row(self, table: str, names: list[str], key_names: Sequence[str], key: Any, row: list[Any]) -> None:
+        db = self._db
+        where = " AND ".join(f"{quote(name)} IS ?" for name in key_names)
+        values = list(key) if len(key_names) > 1 else [key]
+        found = db.execute(f"SELECT rowid, _sdc_sequence FROM {table} WHERE {where}", values).fetchone()
+        if found is None:
+            marks = ", ".join("?" for _ in names)
+            db.execute(f"INSERT INTO {table} ({', '.join(map(quote, names))}) VALUES ({marks})", row)
+        elif found[1] is None or found[1] <= row[_SEQUENCE]:  # else a higher sequence already won
+            assignments = ", ".join(f"{quote(name)} = ?" for name in names)
+            db.execute(f"UPDATE {table} SET {assignments} WHERE rowid = ?", [*row, found[0]])
