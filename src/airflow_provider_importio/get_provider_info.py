@@ -64,7 +64,7 @@ def get_provider_info() -> dict[str, Any]:
             },
             {
                 "integration-name": "Import.io",
-                "python-modules": ["airflow_provider_importio.hooks.store", "airflow_provider_importio.operators.alarms"],
+                "python-modules": ["airflow_provider_importio.hooks.store", "airflow_provider_importio.hooks.pagerduty"],
             },
         ],
         "operators": [

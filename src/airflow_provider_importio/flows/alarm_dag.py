@@ -34,7 +34,7 @@ def alarm_dag(dag_file: str | Path, project_file: str | Path, namespace: Mutable
               *, schedule: str = DEFAULT_SCHEDULE, window: timedelta = DEFAULT_WINDOW,
               store_conn_id: str = "importio_store_default", default_args: Mapping[str, Any] | None = None) -> DAG:
     """Load ``project_file`` (relative to ``dag_file``'s folder) and build its alarm DAG into ``namespace``."""
-    from airflow_provider_importio.workbench.config_loader import load_project
+    from airflow_provider_importio.flows.project_cache import load_project  # the loader's, cached while unchanged
 
     path = Path(project_file)
     if not path.is_absolute():

@@ -47,8 +47,12 @@ def dag_id_for(project: Project, flow: Flow) -> str:
 
 def flow_dags(dag_file: str | Path, project_file: str | Path, namespace: MutableMapping[str, Any] | None = None,
               **options: Any) -> dict[str, DAG]:
-    """Load ``project_file`` (relative to ``dag_file``'s folder) and build its flow DAGs into ``namespace``."""
-    from airflow_provider_importio.workbench.config_loader import load_project
+    """Load ``project_file`` (relative to ``dag_file``'s folder) and build its flow DAGs into ``namespace``.
+
+    A project file that passed its checks once is read from a small cache while its text stays the
+    same (:mod:`~airflow_provider_importio.flows.project_cache`; ``IMPORTIO_PROJECT_CACHE=off``).
+    """
+    from airflow_provider_importio.flows.project_cache import load_project
 
     path = Path(project_file)
     if not path.is_absolute():
@@ -134,7 +138,11 @@ def default_artifacts_uri() -> str:
 def _flow_dag(project: Project, flow: Flow, *, on_push_overdue: Callable[..., Any] | str | None,
               default_args: dict[str, Any], max_active_runs: int | None, deadlines: bool,
               settings: dict[str, Any]) -> DAG:
-    from airflow.timetables.trigger import CronTriggerTimetable
+    # The Task SDK's timetable, not ``airflow.timetables.trigger``'s: both serialize to the same
+    # CronTriggerTimetable, but the core class imports Airflow's serialization code while the DAG is
+    # being built (its ``__eq__``, called when a mapped task joins the DAG): ~0.1 s in a process
+    # that has not imported it yet.
+    from airflow.sdk import CronTriggerTimetable
 
     collection = project.flow_collection(flow)
     dag_id = dag_id_for(project, flow)
@@ -163,12 +171,15 @@ def _delivery_tasks(project: Project, flow: Flow, collection: Collection, settin
     reviews of failed snapshots by a person → push to the linked destinations."""
     from dataclasses import asdict
 
-    from airflow.sdk import task
-
     from airflow_provider_importio.operators.collection_run import ImportioCollectionRunOperator
     from airflow_provider_importio.operators.input_pickup import ImportioInputPickupOperator
+    from airflow_provider_importio.operators.plan import (
+        ImportioPlanDeliveryOperator,
+        ImportioPlanReviewsOperator,
+        ImportioPlanRunsOperator,
+    )
     from airflow_provider_importio.operators.push import ImportioPushOperator
-    from airflow_provider_importio.operators.qa import REVIEW_STATES, ImportioQAOperator
+    from airflow_provider_importio.operators.qa import ImportioQAOperator
     from airflow_provider_importio.operators.qa_review import ImportioQAReviewOperator
     from airflow_provider_importio.workbench.config_codec import checks_to_dicts, schema_to_dict
 
@@ -181,29 +192,10 @@ def _delivery_tasks(project: Project, flow: Flow, collection: Collection, settin
     base_variables = {"project": project.slug, "collection": collection.slug, "flow": flow.slug,
                       "bucketname": definition.input_bucket}
 
-    @task(task_id="plan_delivery")
-    def plan_delivery(params: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
-        """One input pickup per source (the input URI names the source) or one for all sources."""
-        chosen = [slug for slug in params.get("sources") or [] if slug in sources]
-        if not chosen:
-            raise ValueError("no sources selected for this delivery (params.sources is empty)")
-        groups = chosen if per_source else ["all"]
-        return [{"variables": {**base_variables, "source": group if per_source else ""},
-                 "staging_uri": f"{artifacts}/staging/{project.slug}/{flow.slug}/{run_id}/{group}"}
-                for group in groups]
-
-    @task(task_id="plan_runs")
-    def plan_runs(groups: list[dict[str, Any]], pickups: list[list[dict[str, Any]]],
-                  params: dict[str, Any]) -> list[dict[str, Any]]:
-        """A collection run per (chunk, source): each source gets the chunks of its own input file."""
-        chosen = [slug for slug in params.get("sources") or [] if slug in sources]
-        runs = []
-        for group, chunks in zip(groups, pickups):
-            for slug in [group["variables"]["source"]] if per_source else chosen:
-                runs += [{"chunk": chunk, "source": sources[slug]} for chunk in chunks]
-        return runs
-
-    groups = plan_delivery()
+    groups = ImportioPlanDeliveryOperator(
+        task_id="plan_delivery", sources=sources, per_source=per_source, base_variables=base_variables,
+        staging_prefix=f"{artifacts}/staging/{project.slug}/{flow.slug}",
+    ).output
     pickup = ImportioInputPickupOperator.partial(
         task_id="pickup_inputs",
         input_uri="{{ params.input_uri }}" if template else None,
@@ -212,7 +204,9 @@ def _delivery_tasks(project: Project, flow: Flow, collection: Collection, settin
         chunk_collect_hours=definition.chunk_collect_hours,
         aws_conn_id=definition.input_connection,
     ).expand_kwargs(groups)
-    runs = plan_runs(groups, pickup.output)
+    runs = ImportioPlanRunsOperator(
+        task_id="plan_runs", groups=groups, pickups=pickup.output, sources=sources, per_source=per_source,
+    ).output
     collect = ImportioCollectionRunOperator.partial(
         task_id="collect",
         project=project.slug,
@@ -228,8 +222,9 @@ def _delivery_tasks(project: Project, flow: Flow, collection: Collection, settin
         poll_interval=settings["poll_interval"],
         lease_poll_interval=settings["lease_poll_interval"],
     ).expand_kwargs(runs)
+    schema = project.collection_schema(collection)
     qa_args = {
-        "schema": schema_to_dict(project.collection_schema(collection)),
+        "schema": schema_to_dict(schema),
         "checks": checks_to_dicts(collection.checks),
         "collection": collection.slug,
         "data_store": collection.data_store,
@@ -237,22 +232,17 @@ def _delivery_tasks(project: Project, flow: Flow, collection: Collection, settin
     }
     qa = ImportioQAOperator.partial(task_id="qa", store_conn_id=settings["store_conn_id"], **qa_args).expand(
         snapshot=collect.output)
-
-    @task(task_id="plan_reviews")
-    def plan_reviews(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The snapshots a person must look at (PENDING_QA or ESCALATED)."""
-        return [r for r in results if r.get("state") in REVIEW_STATES]
-
+    to_review = ImportioPlanReviewsOperator(task_id="plan_reviews", results=qa.output).output
     review = ImportioQAReviewOperator.partial(
         task_id="qa_review", push_hours=flow.push_hours, qa=qa_args, timeout_choice=settings["review_timeout_choice"],
         store_conn_id=settings["store_conn_id"],
-    ).expand(snapshot=plan_reviews(qa.output))
+    ).expand(snapshot=to_review)
     push = ImportioPushOperator(
         task_id="push",
         snapshots=qa.output,
         destinations=[asdict(d) for d in project.collection_destinations(collection)],
-        fields=project.collection_schema(collection).field_names,
-        row_schema=project.collection_schema(collection).to_json_schema(),
+        fields=schema.field_names,
+        row_schema=schema.to_json_schema(),
         project=project.slug,
         blank_row_for_no_data=collection.blank_row_for_no_data,
         aws_conn_id=artifacts_conn,
@@ -300,10 +290,7 @@ def _params(flow: Flow, collection: Collection) -> dict[str, Param]:
 
 def overlapping_deliveries(cron: str, close_hours: float, sample_ticks: int = 500) -> int:
     """The most deliveries of this cron that are open at once, when each stays open ``close_hours``."""
-    from croniter import croniter
-
-    ticks = croniter(cron, START_DATE)
-    times = [ticks.get_next(datetime) for _ in range(sample_ticks)]
+    times = cron_ticks(cron, sample_ticks)
     close = timedelta(hours=close_hours)
     most, first = 1, 0
     for last, moment in enumerate(times):
@@ -311,6 +298,36 @@ def overlapping_deliveries(cron: str, close_hours: float, sample_ticks: int = 50
             first += 1
         most = max(most, last - first + 1)
     return most
+
+
+def cron_ticks(cron: str, count: int, start: datetime = START_DATE) -> list[datetime]:
+    """The first ``count`` ticks of ``cron`` after ``start`` (UTC), as croniter's ``get_next`` gives them.
+
+    A cron for every day of the month and every month (``m h * * dow``, the usual flow schedule)
+    repeats every week, so its ticks are its weekdays × hours × minutes: listing them so is ~50×
+    faster than croniter's ``get_next`` per tick (the DAG file is parsed every 30 s). Every other
+    cron (days of the month, months, ``L``, ``#``, seconds) goes through croniter.
+    """
+    from croniter import croniter
+
+    ticks = croniter(cron, start)
+    fields = ticks.expanded
+    if (len(fields) != 5 or fields[2] != ["*"] or fields[3] != ["*"] or ticks.nth_weekday_of_month
+            or start.utcoffset() != timedelta(0)
+            or not all(isinstance(value, int) for field in fields for value in field if value != "*")):
+        return [ticks.get_next(datetime) for _ in range(count)]
+    minutes, hours, weekdays = (range(n) if field == ["*"] else sorted(field)
+                                for field, n in ((fields[0], 60), (fields[1], 24), (fields[4], 7)))
+    times: list[datetime] = []
+    midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    day = 0
+    while len(times) < count:
+        date = midnight + timedelta(days=day)
+        if (date.weekday() + 1) % 7 in weekdays:  # cron counts weekdays from Sunday = 0
+            times += [moment for hour in hours for minute in minutes
+                      if (moment := date + timedelta(hours=hour, minutes=minute)) > start]
+        day += 1
+    return times[:count]
 
 
 def flow_doc(project: Project, flow: Flow) -> str:

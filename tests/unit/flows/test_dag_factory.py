@@ -26,10 +26,11 @@ def dags():
 
 def test_one_dag_per_flow_with_schedule_timeout_deadline_and_pause(dags):
     staging, production = dags["shop-prices__mystagingflow"], dags["shop-prices__myproductionflow"]
-    assert staging.timetable.summary == "0 0,12 * * *" and production.timetable.summary == "0 0 * * *"
+    assert staging.timetable.expression == "0 0,12 * * *" and production.timetable.expression == "0 0 * * *"
     assert staging.dagrun_timeout == timedelta(hours=3) and production.dagrun_timeout == timedelta(hours=48)
     (alert,) = staging.deadline
     assert alert.interval == timedelta(hours=2) and alert.callback.path == DEFAULT_CALLBACK
+    assert type(alert.reference).__name__ == "DagRunQueuedAtDeadline"  # manual runs have no logical date
     assert alert.callback.kwargs == {"project": "shop-prices", "flow": "mystagingflow",
                                      "dag_id": "shop-prices__mystagingflow", "push_hours": 2}
     assert production.deadline[0].interval == timedelta(hours=24)
@@ -87,6 +88,8 @@ def test_dags_serialize_with_their_deadlines(dags):
         data = DagSerialization.to_dict(dag)
         assert data["dag"]["deadline"], dag.dag_id
         assert DagSerialization.from_dict(data).dag_id == dag.dag_id
+    staging = DagSerialization.from_dict(DagSerialization.to_dict(dags["shop-prices__mystagingflow"]))
+    assert type(staging.timetable).__name__ == "CronTriggerTimetable" and staging.timetable.summary == "0 0,12 * * *"
 
 
 def test_poll_intervals_come_from_the_importio_config_section_unless_given(monkeypatch):
