@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_provider_importio.clients.errors import ApiError, UnauthorizedError
 from airflow_provider_importio.clients.http import RetryPolicy, Timeout
 
 
@@ -65,3 +67,19 @@ def _number(conn: Any, extra: dict[str, Any], key: str, default: float) -> float
     if number < 0:
         raise ValueError(f"Connection {conn.conn_id!r}: extra {key!r} must not be negative, got {value!r}")
     return number
+
+
+def with_connection_hint(refine: Callable[[ApiError], ApiError] | None, conn: Any,
+                         secret: str) -> Callable[[ApiError], ApiError]:
+    """A transport's ``refine_error`` that also names the Airflow connection in a plain 401 (a wrong or
+    revoked key), so the message says which connection's ``secret`` to check; never the secret itself."""
+    conn_id = getattr(conn, "conn_id", None)
+
+    def refined(error: ApiError) -> ApiError:
+        error = refine(error) if refine is not None else error
+        if conn_id and type(error) is UnauthorizedError:
+            error.message = f"{error.message} (check the {secret} in Airflow connection {conn_id!r})"
+            error.args = (error.message,)
+        return error
+
+    return refined

@@ -10,7 +10,7 @@ from airflow.sdk import BaseHook
 from airflow_provider_importio.clients.errors import ApiError
 from airflow_provider_importio.clients.http import HttpTransport
 from airflow_provider_importio.clients.importio import DEFAULT_BASE_URL, ImportioApi, build_transport
-from airflow_provider_importio.hooks._connection import require_secret, transport_settings
+from airflow_provider_importio.hooks._connection import require_secret, transport_settings, with_connection_hint
 
 
 class ImportioHook(BaseHook, ImportioApi):
@@ -43,7 +43,8 @@ class ImportioHook(BaseHook, ImportioApi):
         """Build the transport from a Connection (also used with connections fetched async)."""
         api_key = require_secret(conn, "Import.io API key")
         settings = transport_settings(conn, DEFAULT_BASE_URL)
-        return build_transport(api_key, settings.base_url, timeout=settings.timeout, retry=settings.retry)
+        return build_transport(api_key, settings.base_url, timeout=settings.timeout, retry=settings.retry,
+                               refine_error=with_connection_hint(None, conn, "API key"))
 
     def get_conn(self) -> ImportioHook:
         """The hook itself is the client: every API operation is a method on it."""

@@ -16,7 +16,7 @@ from airflow_provider_importio.clients.stitch import (
     build_transport,
     import_base_url,
 )
-from airflow_provider_importio.hooks._connection import require_secret, transport_settings
+from airflow_provider_importio.hooks._connection import require_secret, transport_settings, with_connection_hint
 
 
 class StitchConnectHook(BaseHook, StitchConnectApi):
@@ -41,7 +41,9 @@ class StitchConnectHook(BaseHook, StitchConnectApi):
         conn = self.get_connection(self.stitch_connect_conn_id)
         token = require_secret(conn, "Stitch Connect API token")
         settings = transport_settings(conn, CONNECT_BASE_URL)
-        return build_transport(token, settings.base_url, timeout=settings.timeout, retry=settings.retry)
+        transport = build_transport(token, settings.base_url, timeout=settings.timeout, retry=settings.retry)
+        transport.refine_error = with_connection_hint(transport.refine_error, conn, "Connect API token")
+        return transport
 
     def test_connection(self) -> tuple[bool, str]:
         """Read the ``import_api`` report card, which needs a valid Connect token."""
@@ -74,8 +76,10 @@ class StitchImportHook(BaseHook, StitchImportApi):
         conn = self.get_connection(self.stitch_import_conn_id)
         token = require_secret(conn, "Stitch Import API token")
         settings = transport_settings(conn, import_base_url((conn.extra_dejson or {}).get("region")))
-        return build_transport(token, settings.base_url, timeout=settings.timeout, retry=settings.retry,
-                               all_idempotent=True)
+        transport = build_transport(token, settings.base_url, timeout=settings.timeout, retry=settings.retry,
+                                    all_idempotent=True)
+        transport.refine_error = with_connection_hint(transport.refine_error, conn, "Import API token")
+        return transport
 
     def test_connection(self) -> tuple[bool, str]:
         """Check the API is up, then that the token is accepted (an empty validate loads nothing)."""

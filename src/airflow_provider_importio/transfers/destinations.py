@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_importio.workbench import templates
 from airflow_provider_importio.workbench.config_model import (
+    DEFAULT_FILENAME_TEMPLATE,
     DESTINATION_FORMATS,
     DESTINATION_TYPES,
     Destination,
@@ -100,7 +101,9 @@ def check_destination(destination: Destination) -> None:
     try:
         destination.object_path(_SAMPLE)
     except ValueError as exc:
-        raise DestinationError(f"destination {slug!r}: {exc}") from None
+        filename = destination.filename_template or DEFAULT_FILENAME_TEMPLATE
+        raise DestinationError(f"destination {slug!r}: {exc} (pathTemplate {destination.path_template!r} and "
+                               f"filenameTemplate {filename!r} rendered with sample values)") from None
 
 
 def moment_of(delivery: Delivery) -> datetime:

@@ -65,8 +65,11 @@ class SFTPDestinationWriter:
             try:
                 self._client = self.hook.get_conn()  # verifies the host key (SSHHook.get_conn)
             except Exception as exc:
-                self._connect_error = exc
-                raise
+                # Name the connection and where it points: the SSH library's text names only the host.
+                error = ConnectionError(f"cannot connect to SFTP connection {self.destination.connection!r} "
+                                        f"({self._netloc()}): {type(exc).__name__}: {exc}")
+                self._connect_error = error
+                raise error from exc
         return self._client
 
     def close(self) -> None:

@@ -246,11 +246,13 @@ def _destination_issues(at: str, dest: dict[str, Any]) -> list[Issue]:
         issues += check_template_at(f"{at}.table", dest.get("table"), "destination")
         return issues
     directory = _str(dest, "directory")
+    directory_ok = True
     if directory is not None:
         try:
             templates.safe_join(directory, "x")
         except ValueError as exc:
             issues.append((f"{at}.directory", str(exc)))
+            directory_ok = False  # reported once, not again for the templates joined under it
     found = []
     for key in ("pathTemplate", "filenameTemplate"):
         found += check_template_at(f"{at}.{key}", dest.get(key), "destination")
@@ -260,13 +262,14 @@ def _destination_issues(at: str, dest: dict[str, Any]) -> list[Issue]:
         issues.append((f"{at}.pathTemplate", "must be relative: it is joined under the bucket or directory"))
     elif file_t is not None and "/" in file_t:
         issues.append((f"{at}.filenameTemplate", "must not contain '/': put directories in pathTemplate"))
-    elif not found:
+    elif not found and directory_ok:
         try:
             rendered = templates.render(path_t or "", _SAMPLE).strip("/")
             name = templates.render(file_t or "{source}", _SAMPLE)
             templates.safe_join(directory or "", f"{rendered}/{name}" if rendered else name)
         except ValueError as exc:
-            issues.append((f"{at}.{'pathTemplate' if path_t else 'filenameTemplate'}", str(exc)))
+            issues.append((f"{at}.{'pathTemplate' if path_t else 'filenameTemplate'}",
+                           f"{exc} (the templates rendered with every variable as 'x')"))
     return issues
 
 

@@ -172,6 +172,11 @@ def destination_variables(
     return values
 
 
+def _where(base: str) -> str:
+    """How a message names ``base``: quoted, or "the bucket root" (not quoted) when empty."""
+    return repr(base) if base else "the bucket root"
+
+
 def safe_join(base: str, rendered: str) -> str:
     """``rendered`` (a relative ``/``-separated path) joined under ``base``, normalised.
 
@@ -185,10 +190,10 @@ def safe_join(base: str, rendered: str) -> str:
         if re.search(r"[\x00-\x1f\x7f]", value):
             raise ValueError(f"{label} {value!r} contains a NUL or control character")
     if rendered.startswith("/"):
-        raise ValueError(f"path {rendered!r} is absolute; it must be relative to {base or 'the bucket root'!r}")
+        raise ValueError(f"path {rendered!r} is absolute; it must be relative to {_where(base)}")
     segments = [s for s in rendered.split("/") if s not in ("", ".")]
     if ".." in segments:
-        raise ValueError(f"path {rendered!r} has a '..' segment and could leave {base or 'the bucket root'!r}")
+        raise ValueError(f"path {rendered!r} has a '..' segment and could leave {_where(base)}")
     if ".." in base.split("/"):
         raise ValueError(f"base {base!r} has a '..' segment")
     if not segments:
