@@ -18,10 +18,11 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Union
+from typing import IO, TYPE_CHECKING, Any, Union
 from urllib.parse import quote
 
-import requests
+if TYPE_CHECKING:  # imported when a request is made: importing an operator module stays cheap (DAG parse)
+    import requests
 
 from airflow_provider_importio.clients.errors import (
     ApiError,
@@ -112,7 +113,7 @@ class HttpTransport:
     timeout: Timeout = (10.0, 120.0)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     user_agent: str = "airflow-provider-importio"
-    session: requests.Session = field(default_factory=requests.Session, repr=False)
+    session: requests.Session = field(default_factory=lambda: _requests().Session(), repr=False)
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     #: Turns a generic HTTP error into a service-specific one (e.g. by reading its body).
     refine_error: Callable[[ApiError], ApiError] | None = field(default=None, repr=False)
@@ -157,7 +158,7 @@ class HttpTransport:
         attempt = 0
         while True:
             outcome = self._send_once(method, url, query, json, data, all_headers, stream)
-            if isinstance(outcome, requests.Response):
+            if not isinstance(outcome, ApiError):  # a response
                 if outcome.status_code < 400:
                     return outcome
                 error = self._error_from_response(method, outcome)
@@ -192,6 +193,7 @@ class HttpTransport:
             ) from None
 
     def _send_once(self, method, url, query, json, data, headers, stream) -> requests.Response | ApiError:
+        requests = _requests()
         try:
             return self.session.request(
                 method, url, params=query, json=json, data=data, headers=headers,
@@ -205,7 +207,7 @@ class HttpTransport:
         return self._error(failure[0], failure[1], method, self._full_url(url, query), None, None)
 
     def _full_url(self, url: str, query: Mapping[str, Any]) -> str:
-        return requests.Request("GET", url, params=query).prepare().url or url
+        return _requests().Request("GET", url, params=query).prepare().url or url
 
     def _error_from_response(self, method: str, response: requests.Response) -> ApiError:
         body = response.text[:MAX_ERROR_BODY]
@@ -281,7 +283,7 @@ class HttpTransport:
                     fh.write(chunk)
                     written += len(chunk)
             return written
-        except requests.RequestException as exc:
+        except _requests().RequestException as exc:
             what = f"broke off after {written} bytes: {type(exc).__name__}"
         return self._error(TransportError, what, "GET", response.url, response.status_code, None)
 
@@ -293,12 +295,18 @@ class HttpTransport:
                 for line in response.iter_lines(DOWNLOAD_CHUNK):
                     if line:
                         yield line
-            except requests.RequestException as exc:
+            except _requests().RequestException as exc:
                 what = f"broke off while streaming: {type(exc).__name__}"
                 error = self._error(TransportError, what, "GET", response.url, response.status_code, None)
             else:
                 return
         raise error
+
+
+def _requests() -> Any:
+    import requests
+
+    return requests
 
 
 def _reason_from_body(response: requests.Response) -> str | None:
