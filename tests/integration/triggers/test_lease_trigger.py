@@ -18,6 +18,16 @@ from airflow_provider_importio.workbench.snapshot_states import SnapshotState
 EXTRACTOR = "0d5e6c3a-1b2c-4d5e-8f90-123456789abc"
 
 
+@pytest.fixture(autouse=True)
+def fresh_shared_stores():
+    """Each test has its own database behind the same connection id."""
+    import airflow_provider_importio.triggers.lease as lease
+
+    yield
+    while lease._STORES:
+        lease._STORES.popitem()[1].close()
+
+
 @pytest.fixture
 def store(monkeypatch, tmp_path):
     monkeypatch.setenv("AIRFLOW_CONN_IMPORTIO_STORE_DEFAULT", json.dumps(
@@ -100,3 +110,13 @@ def test_a_deferrable_chunk_on_a_busy_extractor_defers_to_the_lease_trigger(stor
     (snapshot,) = store.snapshots()
     assert lease_trigger.snapshot_id == snapshot.id and snapshot.state is SnapshotState.START_PENDING
     assert importio_emulator.crawl_runs(extractor) == []  # nothing started while the extractor is busy
+
+
+def test_the_lease_triggers_of_a_triggerer_share_one_store(store):
+    import airflow_provider_importio.triggers.lease as lease
+
+    first, second = waiting(store, 2)
+    triggers = [trigger(first, patience=0.1), trigger(second, patience=0.1)]
+    for each in triggers:
+        first_event(each)
+    assert list(lease._STORES) == ["importio_store_default"]  # one pool for every waiting chunk
