@@ -95,6 +95,27 @@ def _joined_href(values: Any) -> str:
     return " ".join(str(v["href"]) for v in values if v.get("href"))
 
 
+def field_text(values: Any) -> str | None:
+    """A field's text as ``flatten_row`` gives it, from its value objects (``None`` if missing)."""
+    if values is None:
+        return None
+    if len(values) == 1:
+        text = values[0].get("text", "")
+        return text if text.__class__ is str else str(text)
+    return _joined_text(values)
+
+
+def field_link(values: Any) -> str | None:
+    """A link field's ``href`` as ``flatten_row`` gives it (its text without one; ``None`` if missing)."""
+    if values is None:
+        return None
+    if len(values) == 1:
+        value = values[0]
+        text = value.get("href") or value.get("text", "")
+        return text if text.__class__ is str else str(text)
+    return _joined_href(values) or _joined_text(values)
+
+
 def row_reader_source(
     columns: Sequence[tuple[str, bool]], *, group: str = "group", prefix: str = "c", indent: str = "    "
 ) -> tuple[list[str], dict[str, Any]]:
@@ -106,34 +127,27 @@ def row_reader_source(
     ``None`` for a field the row does not have. Returns the lines and the names they use. Meant for
     passes over millions of rows, where an intermediate dict per row is too slow; see
     :func:`compile_row_reader`.
+
+    The usual shape — one value object with a ``text`` (a truthy ``href`` for a link) — is read with
+    plain subscripts; any other shape (a missing field, several values, no ``text``) makes one of
+    them raise, and :func:`field_text` / :func:`field_link` read it instead, with the same result
+    (and the same error for a malformed row).
     """
-    lines = [f"{indent}_get = {group}.get"]
+    lines = []
     for index, (name, prefer_href) in enumerate(columns):
         out = f"{prefix}{index}"
+        value = "_y['href'] or _y['text']" if prefer_href else "_y['text']"
         lines += [
-            f"{indent}_x = _get({name!r})",
-            f"{indent}if _x is None:",
-            f"{indent}    {out} = None",
-            f"{indent}elif len(_x) == 1:",
+            f"{indent}try:",
+            f"{indent}    [_y] = {group}[{name!r}]",
+            f"{indent}    {out} = {value}",
+            f"{indent}except Exception:",
+            f"{indent}    {out} = {'_field_link' if prefer_href else '_field_text'}({group}.get({name!r}))",
+            f"{indent}else:",
+            f"{indent}    if {out}.__class__ is not str:",
+            f"{indent}        {out} = str({out})",
         ]
-        if prefer_href:
-            lines += [
-                f"{indent}    _y = _x[0]",
-                f"{indent}    _t = _y.get('href')",
-                f"{indent}    if not _t:",
-                f"{indent}        _t = _y.get('text', '')",
-                f"{indent}    {out} = _t if _t.__class__ is str else str(_t)",
-                f"{indent}else:",
-                f"{indent}    {out} = _joined_href(_x) or _joined_text(_x)",
-            ]
-        else:
-            lines += [
-                f"{indent}    _t = _x[0].get('text', '')",
-                f"{indent}    {out} = _t if _t.__class__ is str else str(_t)",
-                f"{indent}else:",
-                f"{indent}    {out} = _joined_text(_x)",
-            ]
-    return lines, {"_joined_text": _joined_text, "_joined_href": _joined_href}
+    return lines, {"_field_text": field_text, "_field_link": field_link}
 
 
 def compile_row_reader(columns: Sequence[tuple[str, bool]]) -> Callable[[Mapping[str, Any]], tuple[str | None, ...]]:
@@ -160,8 +174,28 @@ def line_scan_source(obj: str = "obj", *, indent: str = "    ") -> tuple[list[st
     rows of every ``data`` block; possibly the line's own list — read it, do not change it). Names
     starting ``_s`` are scratch. Returns the lines and the names they use. :func:`scan_result_line`
     is this source as a function; a pass over millions of lines may inline it.
+
+    The usual line — one data block, an ``int`` status code, no error and no ``htmlCaptured``
+    marker — is read with plain subscripts; any other is read key by key (the same values).
     """
     i = indent
+    fast = [
+        f"{i}try:",
+        f"{i}    _sresult = {obj}['result']",
+        f"{i}    _spage = _sresult['pageData']",
+        f"{i}    status = _spage['statusCode']",
+        f"{i}    [_sblock] = _sresult['extractorData']['data']",
+        f"{i}    groups = _sblock['group'] or _NO_GROUPS",
+        f"{i}    url = {obj}['url']",
+        f"{i}    _sfast = status.__class__ is int and 'error' not in _sresult and {HTML_CAPTURED_KEY!r} not in _spage",
+        f"{i}except Exception:",
+        f"{i}    _sfast = False",
+        f"{i}if _sfast:",
+        f"{i}    error_type = None",
+        f"{i}    html_captured = True",
+        f"{i}else:",
+    ]
+    i += "    "
     lines = [
         f"{i}_sresult = {obj}.get('result') or _NOTHING",
         f"{i}_spage = _sresult.get('pageData') or _NOTHING",
@@ -180,7 +214,7 @@ def line_scan_source(obj: str = "obj", *, indent: str = "    ") -> tuple[list[st
         f"{i}html_captured = _spage.get({HTML_CAPTURED_KEY!r}, True) is not False",
         f"{i}url = {obj}.get('url', '')",
     ]
-    return lines, {"_NOTHING": {}, "_NO_GROUPS": ()}
+    return fast + lines, {"_NOTHING": {}, "_NO_GROUPS": ()}
 
 
 def _compile_scan() -> Callable[[Mapping[str, Any]], LineScan]:

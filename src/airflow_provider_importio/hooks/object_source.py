@@ -22,8 +22,8 @@ def open_uri(uri: str, aws_conn_id: str | None = "aws_default", *, s3_hook: Any 
 
         hook = s3_hook or S3Hook(aws_conn_id=aws_conn_id)
         bucket, key = hook.parse_s3_url(uri)
-        try:
-            body = hook.get_key(key, bucket).get()["Body"]
+        try:  # the client's GetObject: no HEAD first, no boto3 resource (get_key has both)
+            body = hook.get_conn().get_object(Bucket=bucket, Key=key)["Body"]
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code in ("NoSuchKey", "404", "NoSuchBucket", "NotFound"):

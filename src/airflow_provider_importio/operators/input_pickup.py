@@ -19,6 +19,9 @@ PROGRESS_EVERY = 100_000
 #: 8 MiB parts per concurrent request in memory: with boto3's default of 10 a 270 MB chunk added ~55 MB
 #: to the peak, with 2 about 4 MB. The connection's ``service_config.s3.transfer_config_args`` overrides this.
 TRANSFER_CONFIG = {"max_concurrency": 2}
+#: Chunk files uploaded at once (each under 8 MiB is one PUT, its bytes in memory while it is sent): the
+#: uploads overlap each other and the cutting of the next chunk files.
+CHUNK_WRITERS = 2
 
 
 class ImportioInputPickupOperator(BaseOperator):
@@ -129,7 +132,7 @@ class ImportioInputPickupOperator(BaseOperator):
         pickup = pickup_inputs(
             lambda: open_uri(uri, self.aws_conn_id, s3_hook=stage.hook if uri.startswith("s3://") else None), name=uri, chunks=chunks, write_chunk=stage.write,
             start=start, data_hours=self.data_hours, chunk_collect_hours=self.chunk_collect_hours, fmt=fmt,
-            progress=self._progress, progress_every=PROGRESS_EVERY,
+            progress=self._progress, progress_every=PROGRESS_EVERY, writers=CHUNK_WRITERS,
         )
         removed = stage.remove_stale()
         report = pickup.report

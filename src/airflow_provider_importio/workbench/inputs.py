@@ -19,12 +19,13 @@ stream (S3) and the chunk writer. See ``docs/inputs.md`` for the rules and messa
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import os
 import re
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import SimpleNamespace
@@ -250,7 +251,7 @@ def iter_inputs(stream: BinaryIO, *, name: str = "<stream>", fmt: str = "auto") 
     """
     detected, replay, first_line = _peek_format(stream, name, fmt)
     label = "item" if detected == "json" else "line"
-    for position, line, reason in _encoded_inputs(replay, detected, first_line, name):
+    for position, line, reason, _ in _encoded_inputs(replay, detected, first_line, name):
         yield InputItem(f"{label} {position}", json.loads(line) if line is not None else None, reason)
 
 
@@ -271,15 +272,17 @@ def _peek_format(stream: BinaryIO, name: str, fmt: str) -> tuple[str, BinaryIO, 
     return detect_input_format(probe, declared), _Replay(block, stream), skipped_lines + 1
 
 
-#: The inputs of a file as ``(line number or item index, the normalised input as an NDJSON line, None)``
-#: or ``(position, None, reason)``: the hot path, which builds no dicts or labels for plain URLs.
-_Encoded = Iterator[tuple[int, "bytes | None", "str | None"]]
+#: The inputs of a file as ``(line number or item index, the normalised input as an NDJSON line, None, 1)``
+#: or ``(position, None, reason, 1)``: the hot path, which builds no dicts or labels for plain URLs. With
+#: ``runs``, a run of ``count`` consecutive plain-URL lines of a text file may come as one item
+#: ``(first line number, their NDJSON lines, None, count)``.
+_Encoded = Iterator[tuple[int, "bytes | None", "str | None", int]]
 
 
-def _encoded_inputs(stream: BinaryIO, fmt: str, first_line: int, name: str) -> _Encoded:
+def _encoded_inputs(stream: BinaryIO, fmt: str, first_line: int, name: str, *, runs: bool = False) -> _Encoded:
     if fmt == "json":
         return _array_inputs(stream, name)
-    return _line_inputs(stream, fmt == "ndjson", first_line)
+    return _line_inputs(stream, fmt == "ndjson", first_line, runs=runs)
 
 
 def _array_inputs(stream: BinaryIO, name: str) -> _Encoded:
@@ -287,42 +290,59 @@ def _array_inputs(stream: BinaryIO, name: str) -> _Encoded:
     try:
         for index, (_, value) in enumerate(record_files.iter_json_array(stream, name=name)):
             normalised, reason = check_input(value)
-            yield index, (_encode(normalised) if normalised is not None else None), reason
+            yield index, (_encode(normalised) if normalised is not None else None), reason, 1
     except record_files.RecordFileError as exc:
         raise InputFileError(str(exc)) from None
     if index < 0:
         raise InputFileError(f"{name} is empty (an empty JSON array)")
 
 
-def _line_inputs(stream: BinaryIO, ndjson: bool, first_line: int) -> _Encoded:
+def _line_inputs(stream: BinaryIO, ndjson: bool, first_line: int, *, runs: bool = False) -> _Encoded:
     plain = _PLAIN_URL_BYTES.fullmatch
-    for line_no, raw in enumerate(_bounded_lines(stream), start=first_line):
-        if raw is None:
-            yield line_no, None, f"the line is longer than {MAX_LINE_BYTES} bytes"
-            continue
-        if line_no == first_line:
-            raw = raw.removeprefix(_BOM)
-        stripped = raw.strip(_WHITESPACE)
-        if not stripped:
-            continue
-        if not ndjson:
-            if plain(stripped):  # nothing to escape: the NDJSON line is the bytes themselves
-                yield line_no, b'{"_url":"%s"}\n' % stripped, None
+    line_no = first_line
+    for lines in _bounded_blocks(stream):
+        if runs and not ndjson and lines and None not in lines:
+            # A text file's block of plain URLs (the usual case) is checked and encoded in C: one
+            # regex match per line through map(), one join; any other block (a bad or blank line,
+            # spaces to strip, a byte-order mark) goes line by line.
+            urls = _without_cr(lines) if lines[0][-1:] == b"\r" else lines
+            if all(map(plain, urls)):
+                yield line_no, b'{"_url":"' + b'"}\n{"_url":"'.join(urls) + b'"}\n', None, len(urls)
+                line_no += len(urls)
                 continue
-            try:
-                text = stripped.decode("utf-8")
-            except UnicodeDecodeError:
-                yield line_no, None, f"not valid UTF-8: {_preview(_text(stripped))}"
+        first_of_block, line_no = line_no, line_no + len(lines)
+        for number, raw in enumerate(lines, start=first_of_block):
+            if raw is None:
+                yield number, None, f"the line is longer than {MAX_LINE_BYTES} bytes", 1
                 continue
-            normalised, reason = check_text_input(text)
-        else:
-            try:
-                value = json.loads(raw)  # unstripped, so an error's column is the file's
-            except ValueError as exc:
-                yield line_no, None, f"not valid JSON ({_json_error(exc)}): {_preview(_text(stripped))}"
+            if number == first_line:
+                raw = raw.removeprefix(_BOM)
+            stripped = raw.strip(_WHITESPACE)
+            if not stripped:
                 continue
-            normalised, reason = check_input(value)
-        yield line_no, (_encode(normalised) if normalised is not None else None), reason
+            if not ndjson:
+                if plain(stripped):  # nothing to escape: the NDJSON line is the bytes themselves
+                    yield number, b'{"_url":"%s"}\n' % stripped, None, 1
+                    continue
+                try:
+                    text = stripped.decode("utf-8")
+                except UnicodeDecodeError:
+                    yield number, None, f"not valid UTF-8: {_preview(_text(stripped))}", 1
+                    continue
+                normalised, reason = check_text_input(text)
+            else:
+                try:
+                    value = json.loads(raw)  # unstripped, so an error's column is the file's
+                except ValueError as exc:
+                    yield number, None, f"not valid JSON ({_json_error(exc)}): {_preview(_text(stripped))}", 1
+                    continue
+                normalised, reason = check_input(value)
+            yield number, (_encode(normalised) if normalised is not None else None), reason, 1
+
+
+def _without_cr(lines: list[bytes]) -> list[bytes]:
+    """The lines without a ``\\r`` ending them (a CRLF file's), as stripping would leave them."""
+    return (b"\n".join(lines) + b"\n").replace(b"\r\n", b"\n")[:-1].split(b"\n")
 
 
 def _encode(normalised: dict[str, Any]) -> bytes:
@@ -332,25 +352,27 @@ def _encode(normalised: dict[str, Any]) -> bytes:
     return (_DUMPS(normalised) + "\n").encode("utf-8")
 
 
-def _bounded_lines(stream: BinaryIO) -> Iterator[bytes | None]:
-    """Each line without its ``\\n``; ``None`` for a line over :data:`MAX_LINE_BYTES` (not held whole)."""
+def _bounded_blocks(stream: BinaryIO) -> Iterator[list[bytes | None]]:
+    """The lines of each block read, without their ``\\n``; ``None`` for a line over
+    :data:`MAX_LINE_BYTES` (not held whole)."""
     rest = b""
     overlong = False
     while block := stream.read(BLOCK_BYTES):
-        parts = (rest + block).split(b"\n")
-        rest = parts.pop()
-        for i, part in enumerate(parts):
-            if i == 0 and overlong:
-                overlong = False
-                yield None
-            else:
-                yield part if len(part) <= MAX_LINE_BYTES else None
+        lines: list[bytes | None] = block.split(b"\n")  # type: ignore[assignment]
+        if rest:  # the line the last block left unfinished (rest + block would copy the whole block)
+            lines[0] = rest + lines[0]  # type: ignore[operator]
+        rest = lines.pop()  # type: ignore[assignment]
+        if overlong and lines:
+            lines[0], overlong = None, False
+        if lines and max(map(len, filter(None, lines)), default=0) > MAX_LINE_BYTES:
+            lines = [line if line is None or len(line) <= MAX_LINE_BYTES else None for line in lines]
+        yield lines
         if overlong or len(rest) > MAX_LINE_BYTES:
             overlong, rest = True, b""
     if overlong:
-        yield None
+        yield [None]
     elif rest:
-        yield rest
+        yield [rest]
 
 
 class _Replay:
@@ -410,15 +432,17 @@ def spool_inputs(stream: BinaryIO, spool: BinaryIO, *, name: str, fmt: str = "au
     report = PickupReport(uri=name, format=detected)
     label = "item" if detected == "json" else "line"
     write = spool.write
-    for position, line, reason in _encoded_inputs(replay, detected, first_line, name):
+    next_progress = progress_every
+    for position, line, reason, count in _encoded_inputs(replay, detected, first_line, name, runs=True):
         if line is None:
             report.add_bad(f"{label} {position}", reason or "invalid")
         else:
-            report.total += 1
-            report.valid += 1
+            report.total += count
+            report.valid += count
             write(line)
-        if progress is not None and report.total % progress_every == 0:
+        if progress is not None and report.total >= next_progress:  # each time a multiple is reached or passed
             progress(report)
+            next_progress = (report.total // progress_every + 1) * progress_every
     if report.total == 0:
         raise InputFileError(f"{name} is empty")
     if report.valid == 0:
@@ -441,11 +465,15 @@ def pickup_inputs(
     progress: Callable[[PickupReport], None] | None = None,
     progress_every: int = 100_000,
     workdir: str | None = None,
+    writers: int = 1,
 ) -> Pickup:
     """Read the input file, spool its valid inputs, and stage them as balanced chunks.
 
-    ``open_stream()`` opens the file (a ``FileNotFoundError`` becomes "``name`` does not exist");
-    ``write_chunk(index, local_path, count)`` stores one chunk's NDJSON file and returns its URI. The
+    ``open_stream()`` opens the file (a ``FileNotFoundError`` becomes "``name`` does not exist", another
+    ``OSError`` "``name`` cannot be read: <reason>");
+    ``write_chunk(index, local_path, count)`` stores one chunk's NDJSON file and returns its URI. It
+    runs in ``writers`` worker threads (at most that many at a time), while the next chunk files are
+    cut from the spool; a failure stops the pickup with that error once the writes under way end. The
     windows come from the delivery ``start``, ``data_hours``, ``chunk_collect_hours`` and ``chunks``
     (chunk ``i`` gets window ``i`` of the flow's ``chunks`` windows, also when fewer chunks are made).
     """
@@ -457,21 +485,65 @@ def pickup_inputs(
                 stream = stack.enter_context(open_stream())
             except FileNotFoundError as exc:
                 raise InputFileError(f"{name} does not exist") from exc
+            except OSError as exc:  # a directory, no permission, ...: say so, not a bare OSError
+                raise InputFileError(f"{name} cannot be read: {exc.strerror or exc}") from exc
             with open(spool_path, "wb") as spool:
                 report = spool_inputs(stream, spool, name=name, fmt=fmt, progress=progress,
                                       progress_every=progress_every)
-        staged: list[InputChunk] = []
-        with open(spool_path, "rb") as spool:
-            for index, (first, end) in enumerate(chunk_bounds(report.valid, chunks)):
-                chunk_path = os.path.join(tmp, CHUNK_NAME.format(index=index))
-                with open(chunk_path, "wb") as out:
-                    out.writelines(itertools.islice(spool, end - first))
-                uri = write_chunk(index, chunk_path, end - first)
-                os.unlink(chunk_path)
-                window = windows[index]
-                staged.append(InputChunk(index=index, uri=uri, count=end - first, first_input=first,
-                                         start=window.start, collect_by=window.collect_by))
+        bounds = chunk_bounds(report.valid, chunks)
+
+        def write(index: int, path: str, count: int) -> str:
+            uri = write_chunk(index, path, count)
+            os.unlink(path)
+            return uri
+
+        uris: list[str] = []
+        with open(spool_path, "rb") as spool, ThreadPoolExecutor(max_workers=writers,
+                                                                thread_name_prefix="chunk-writer") as pool:
+            pending: deque[Future[str]] = deque()
+            try:
+                cut = _LineCutter(spool)
+                for index, (first, end) in enumerate(bounds):
+                    if len(pending) > writers:  # a chunk file or two ahead of the writers, not all of them
+                        uris.append(pending.popleft().result())
+                    chunk_path = os.path.join(tmp, CHUNK_NAME.format(index=index))
+                    with open(chunk_path, "wb") as out:
+                        cut(out, end - first)
+                    pending.append(pool.submit(write, index, chunk_path, end - first))
+                uris.extend(future.result() for future in pending)
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                raise
+    staged = [InputChunk(index=index, uri=uri, count=end - first, first_input=first,
+                         start=windows[index].start, collect_by=windows[index].collect_by)
+              for index, ((first, end), uri) in enumerate(zip(bounds, uris))]
     return Pickup(report=report, chunks=staged)
+
+
+class _LineCutter:
+    """Copies the spool's lines to chunk files, ``count`` at a time, a block at a time."""
+
+    def __init__(self, spool: BinaryIO) -> None:
+        self._spool = spool
+        self._buffer = b""
+
+    def __call__(self, out: BinaryIO, count: int) -> None:
+        while count:
+            if not self._buffer:
+                self._buffer = self._spool.read(BLOCK_BYTES)
+                if not self._buffer:
+                    raise EOFError(f"the spool ended {count} lines early")
+            lines = self._buffer.count(b"\n")
+            if lines <= count:
+                out.write(self._buffer)
+                self._buffer = b""
+                count -= lines
+            else:  # the chunk ends inside this block: after its count-th newline
+                rest = self._buffer.split(b"\n", count)[-1]
+                out.write(self._buffer[:len(self._buffer) - len(rest)])
+                self._buffer = rest
+                count = 0
 
 
 # --------------------------------------------------------------------------- helpers

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 RULE_KEY = "x-rule"
 ROW_TYPE_RULE = "row.type"
 
-_URL = r"^https?://[^\s/$.?#][^\s]*$"
+# ``\S*`` rather than the equivalent ``[^\s]*``: Python's ``re`` runs a category faster than a negated set.
+_URL = r"^https?://[^\s/$.?#]\S*$"
 _DATE = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
 _DATETIME = (
     r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?"

@@ -2,7 +2,8 @@
 
 :func:`compute_statistics` reads the crawl run's ``json`` file line by line (one line per input),
 types and validates every extracted row against the collection schema, hands each delivered row
-(valid or not, flagged) to ``rows_out`` and returns :class:`SnapshotStatistics`, whose
+(valid or not, flagged) to ``rows_out`` (as a dict) or ``ndjson_out`` (as an NDJSON line) and
+returns :class:`SnapshotStatistics`, whose
 :meth:`~SnapshotStatistics.to_dict` is the flat name → value map the QA checks and
 ``Store.record_stats`` use. Every statistic is defined in ``docs/statistics.md``.
 
@@ -12,13 +13,16 @@ markers from :mod:`airflow_provider_importio.clients.importio_results` (``line_s
 ``row_reader_source``), the typing and the rules from
 :mod:`airflow_provider_importio.workbench.fast_validation` (the same rule names as ``row_schema``).
 
-Memory: nothing grows with the file but the duplicate detection, one 64-bit hash per distinct
-delivered row in a Python ``set`` — about 70 bytes each (a 32-byte ``int`` and its share of the
-table), so ~70 MB for a million distinct rows.
+Memory: nothing grows with the file but the duplicate detection: one 64-bit hash per delivered row,
+8 bytes in one of 64 ``array`` buckets (picked by the hash's top 6 bits), so ~8 MB for a million
+rows. At the end each bucket's distinct hashes are counted in a ``set`` of its own, one bucket at a
+time: a ``set`` of every row's hash would take ~70 bytes a row and, once larger than the CPU cache,
+miss it on nearly every insert.
 """
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -117,7 +121,7 @@ class SnapshotStatistics:
 
 
 _PASS_TEMPLATE = """\
-def run(lines, rows_out, remember, errors):
+def run(lines, out, no_data_out, buckets, errors):
     total_inputs = blank = system_errors = blocked = missing_html = not_found = 0
     responses_200 = no_data_200 = inputs_with_data = extracted = delivered_rows = valid_rows = 0
     for line in lines:
@@ -148,19 +152,20 @@ def run(lines, rows_out, remember, errors):
             if empty:
                 continue
             delivered += 1
-            remember(hash(({texts})))
+            _h = hash(({texts}))
+            buckets[_h >> 58].append(_h)
             if failed is None:
                 valid_rows += 1
-                if rows_out is not None:
-                    rows_out({{{fields}{system}True, {errors_column!r}: []}})
+{emit_valid}
             else:
                 for rule in failed:
                     errors[rule] += 1
-                if rows_out is not None:
-                    rows_out({{{fields}{system}False, {errors_column!r}: failed}})
+{emit_invalid}
         if delivered:
             inputs_with_data += 1
             delivered_rows += delivered
+        elif no_data_out is not None:
+            no_data_out(obj.get('url'))
         extracted += len(groups)
         if status == 200:
             responses_200 += 1
@@ -180,37 +185,59 @@ def _bad_line(number: int, error: Exception | None) -> ResultFileError:
     return ResultFileError(f"line {number} of the results {what}")
 
 
-def pass_source(schema: Schema) -> tuple[str, dict[str, Any]]:
+#: What the pass does with each delivered row: hand it out as a dict, as an NDJSON line, or nothing.
+_EMIT = {
+    "dict": "out({row})",
+    "ndjson": "out(_dumps({row}, option=_NDJSON_LINE))",
+    None: None,
+}
+
+
+def pass_source(schema: Schema, emit: str | None = "dict") -> tuple[str, dict[str, Any]]:
     """The source of the pass for ``schema`` and the names it uses.
 
-    ``run(lines, rows_out, remember, errors) -> counts`` is generated once per schema so that a row
-    costs no function call of its own: the line is read by
+    ``run(lines, out, no_data_out, buckets, errors) -> counts`` is generated once per schema so that
+    a row costs no function call of its own: the line is read by
     :func:`~airflow_provider_importio.clients.importio_results.line_scan_source`, each row's schema
     fields by :func:`~airflow_provider_importio.clients.importio_results.row_reader_source`, typed and
     checked by :func:`~airflow_provider_importio.workbench.fast_validation.typed_checks_source`.
-    ``remember`` gets a hash of each delivered row's extracted values; ``errors`` counts broken rules.
+    ``out`` gets each delivered row as ``emit`` says (``"dict"``, ``"ndjson"``: its line as bytes,
+    ``None``: not at all); ``no_data_out`` (or ``None``) the ``url`` of each input that delivered no
+    row; ``buckets`` (64 ``array("q")``) the hash of each delivered row's extracted values, in the
+    one its top 6 bits pick (``hash() >> 58``, -32 to 31, indexes all 64); ``errors`` counts broken
+    rules.
     """
     constants = Constants()
     scan, scan_names = line_scan_source("obj", indent=" " * 8)
     read, read_names = row_reader_source(columns(schema), group="group", prefix="c", indent=" " * 12)
     check = typed_checks_source(schema, constants, texts="c", values="v", indent=" " * 12)
+    fields = "".join(f"{f.name!r}: v{i}, " for i, f in enumerate(schema.fields))
+    system = f"{URL_COLUMN!r}: url, {STATUS_COLUMN!r}: status, {VALID_COLUMN!r}: "
+
+    def emit_line(valid: bool) -> str:
+        template = _EMIT[emit]
+        if template is None:
+            return ""
+        row = f"{{{fields}{system}{valid}, {ERRORS_COLUMN!r}: {'[]' if valid else 'failed'}}}"
+        return " " * 16 + template.format(row=row)
+
     source = _PASS_TEMPLATE.format(
         scan="\n".join(scan), read="\n".join(read), check="\n".join(check),
         texts="".join(f"c{i}, " for i in range(len(schema.fields))),
-        fields="".join(f"{f.name!r}: v{i}, " for i, f in enumerate(schema.fields)),
-        system=f"{URL_COLUMN!r}: url, {STATUS_COLUMN!r}: status, {VALID_COLUMN!r}: ",
-        errors_column=ERRORS_COLUMN,
+        emit_valid=emit_line(True), emit_invalid=emit_line(False),
     )
     names = {
         **scan_names, **read_names, **constants.namespace,
         "_loads": orjson.loads, "_JSONDecodeError": orjson.JSONDecodeError, "_bad_line": _bad_line,
         "_SYSTEM_ERROR": SYSTEM_ERROR, "_BLOCKED": BLOCKED, "_NOT_FOUND": NOT_FOUND_STATUSES,
+        "_dumps": orjson.dumps, "_NDJSON_LINE": orjson.OPT_APPEND_NEWLINE,
     }
     return source, names
 
 
 def compute_statistics(
-    lines: Iterable[bytes | str], schema: Schema, *, rows_out: RowsOut | None = None
+    lines: Iterable[bytes | str], schema: Schema, *, rows_out: RowsOut | None = None,
+    ndjson_out: Callable[[bytes], None] | None = None, no_data_out: Callable[[Any], None] | None = None,
 ) -> SnapshotStatistics:
     """Statistics of one crawl run's JSON results (one line per input), in one streaming pass.
 
@@ -219,12 +246,18 @@ def compute_statistics(
     ``None``) and validated. A row with no value in any schema field is *filtered*: counted, not
     delivered. Every other row goes to ``rows_out`` — valid or not — as a new dict of the schema
     fields plus ``_url`` (the input), ``_status`` (its HTTP status), ``_valid`` and ``_errors`` (the
-    rule names it breaks, in rule order). Blank lines are skipped; a line that is not a JSON object
-    raises :class:`ResultFileError`.
+    rule names it breaks, in rule order); or to ``ndjson_out`` as that dict's compact NDJSON line
+    (``orjson``, ending ``\n``: write it to a file at once). ``no_data_out``, if given, gets
+    the ``url`` of each input (non-blank line) that delivered no row, in order with the rows. Blank
+    lines are skipped; a line that is not a JSON object raises :class:`ResultFileError`.
     """
-    source, names = pass_source(schema)
+    if rows_out is not None and ndjson_out is not None:
+        raise ValueError("give rows_out or ndjson_out, not both")
+    emit = "dict" if rows_out is not None else "ndjson" if ndjson_out is not None else None
+    source, names = pass_source(schema, emit)
     run = generate(source, names, "run")
     errors = dict.fromkeys(schema.rule_names, 0)
-    seen: set[int] = set()  # one 64-bit hash per distinct delivered row
-    counts = run(lines, rows_out, seen.add, errors)
-    return SnapshotStatistics(**counts, duplicate_rows=counts["total_rows"] - len(seen), validation_errors=errors)
+    buckets = [array("q") for _ in range(64)]  # one 64-bit hash per delivered row
+    counts = run(lines, rows_out or ndjson_out, no_data_out, buckets, errors)
+    distinct = sum(len(set(bucket)) for bucket in buckets)
+    return SnapshotStatistics(**counts, duplicate_rows=counts["total_rows"] - distinct, validation_errors=errors)

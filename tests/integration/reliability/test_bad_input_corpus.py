@@ -167,8 +167,6 @@ def test_a_huge_line_among_good_ones_is_left_out_and_the_rest_staged(s3):  # noq
     assert body == b'{"_url":"https://a.io/1"}\n{"_url":"https://a.io/2"}\n'
 
 
-@pytest.mark.xfail(strict=True, reason="inputs.py turns only FileNotFoundError into InputFileError: any other "
-                                       "OSError (a directory, no permission) escapes as a bare OSError")
 def test_an_unreadable_local_input_file(tmp_path):
     unreadable = tmp_path / "inputs.txt"
     unreadable.mkdir()  # a directory where the file should be (the tests run as root: chmod would not stop them)

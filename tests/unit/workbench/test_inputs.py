@@ -11,6 +11,8 @@ import tracemalloc
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from airflow_provider_importio.workbench import inputs
 from airflow_provider_importio.workbench.inputs import (
@@ -364,3 +366,39 @@ def test_a_million_urls_are_picked_up_in_flat_memory(record_property, capsys):
     with capsys.disabled():
         print(f"\n1,000,000 URLs: traced peak {peak / 1e6:.1f} MB, {seconds:.1f} s (under tracemalloc)")
     assert peak < 32e6
+
+
+# --------------------------------------------------------------------------- the block fast path ≡ line by line
+
+_LINES = st.one_of(
+    st.sampled_from([b"https://a.example/p/1", b"HTTP://b.example?x=1", b"https://c.example/\xc3\xa9", b"", b"  ",
+                     b"https://d.example/ok\r", b" https://e.example/pad ", b"not a url", b"ftp://x", b"\xff\xfe",
+                     b"\xef\xbb\xbfhttps://bom.example/", b'https://q.example/"quoted"', b"https://x.example/a\rb",
+                     b"https://long.example/" + b"x" * 40]),
+    st.builds(lambda n: b"https://shop-%d.example.com/item-%d" % (n, n), st.integers(0, 10**6)),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_LINES, max_size=60), st.sampled_from([b"\n", b"\r\n"]), st.booleans(),
+       st.sampled_from([7, 64, 1 << 20]))
+def test_spooling_plain_url_blocks_at_once_equals_line_by_line(monkeypatch, lines, newline, final, block):
+    """The spool checks and encodes a block of plain URLs at once: the same bytes and report as one
+    line at a time (small blocks and a small line limit, to cross block bounds and overlong lines)."""
+    monkeypatch.setattr(inputs, "BLOCK_BYTES", block)
+    monkeypatch.setattr(inputs, "MAX_LINE_BYTES", 48)
+    data = newline.join(lines) + (newline if final else b"")
+    detected, replay, first = inputs._peek_format(io.BytesIO(data), NAME, "text") if data.strip(
+        b" \t\r\n\xef\xbb\xbf") else (None, None, None)
+    one_by_one = list(inputs._encoded_inputs(replay, detected, first, NAME)) if detected else []
+    valid = [line for _, line, _, _ in one_by_one if line is not None]
+    bad = [inputs.BadInput(f"line {n}", reason) for n, line, reason, _ in one_by_one if line is None]
+    spool = io.BytesIO()
+    try:
+        report = inputs.spool_inputs(io.BytesIO(data), spool, name=NAME, fmt="text")
+    except InputFileError:
+        assert not valid
+        return
+    assert spool.getvalue() == b"".join(valid)
+    assert (report.total, report.valid, report.bad, report.examples) == (len(valid) + len(bad), len(valid), len(bad),
+                                                                          bad[:inputs.MAX_EXAMPLES])

@@ -8,6 +8,8 @@ import json
 import tracemalloc
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from airflow_provider_importio.workbench import record_files
 from airflow_provider_importio.workbench.record_files import RecordFileError, detect_format, iter_records
@@ -98,3 +100,14 @@ def test_memory_stays_flat_for_a_large_array():
     tracemalloc.stop()
     assert seen == count
     assert peak < 8 * 2**20, f"peak {peak} bytes for a {count * len(row)} byte file"
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=60).map(lambda data: data.replace(b"\x00", b"\n")), st.integers(1, 9))
+def test_lines_are_the_newline_split_whatever_the_block_size(monkeypatch, data, block):
+    """Lines spread over several blocks, blank lines, a last line without a newline: as ``split``."""
+    monkeypatch.setattr(record_files, "BLOCK_BYTES", block)
+    expected = data.split(b"\n")
+    if expected[-1] == b"":
+        expected.pop()
+    assert list(record_files.iter_lines(io.BytesIO(data))) == expected
