@@ -83,7 +83,9 @@ class ImportioQAReviewOperator(HITLOperator):
         if start is None:
             return dt.timedelta(hours=self.push_hours)
         due = start + dt.timedelta(hours=self.push_hours) - PUSH_MARGIN
-        return max(MIN_WAIT, due - dt.datetime.now(dt.timezone.utc))
+        left = due - dt.datetime.now(dt.timezone.utc)  # a pendulum Interval when start is Airflow's DateTime,
+        # which the Task SDK cannot serialize when the task parks for input: keep a plain timedelta
+        return max(MIN_WAIT, dt.timedelta(seconds=left.total_seconds()))
 
 
 def apply_choice(op: ImportioQAReviewOperator, chosen: str, actor: str) -> dict[str, Any]:
