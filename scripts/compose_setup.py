@@ -31,8 +31,6 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import demo_support  # noqa: E402
 
-#: URLs per source in the staging flow's input files (as `make demo`).
-URLS_PER_SOURCE = 30
 
 
 def connection(conn_id: str, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -51,17 +49,6 @@ def project_file() -> Path:
     """The project file the DAGs read: the mounted dags/ folder, else the repo's."""
     mounted = Path(os.environ.get("AIRFLOW_HOME", "/opt/airflow")) / "dags" / "projects" / "shop.yaml"
     return mounted if mounted.exists() else demo_support.PROJECT_FILE
-
-
-def example_inputs(sources: list[str]) -> dict[str, list[str]]:
-    """The demo's inputs (scripts/demo.py): product pages; the second source's 18th is a system error."""
-    inputs = {}
-    for n, source in enumerate(sources):
-        urls = [f"https://www.example-shop.co.uk/{source}/products/{i}" for i in range(URLS_PER_SOURCE)]
-        if n == 1:
-            urls[17] = f"https://www.example-shop.co.uk/{source}/products/17/error"
-        inputs[source] = urls
-    return inputs
 
 
 def wait_for(what: str, probe: Callable[[], Any], timeout: float, out: Callable[[str], None] = print) -> Any:
@@ -165,7 +152,7 @@ def seed(environ: Mapping[str, str] | None = None, *, timeout: float = 120, out:
             done["buckets"].append(bucket)
         out(f"bucket s3://{bucket} ready")
     sources = sorted({source for _, source in uris.values()})
-    inputs = example_inputs(sources)
+    inputs = demo_support.example_inputs(sources)
     for uri, (conn_id, source) in sorted(uris.items()):
         parts = urlsplit(uri)
         body = "".join(json.dumps({"_url": url}) + "\n" for url in inputs[source])

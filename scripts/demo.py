@@ -31,19 +31,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import demo_support as demo  # noqa: E402
 
 FLOW = "staging"
-URLS_PER_SOURCE = 30
-
-
-def example_inputs(sources: list[str]) -> dict[str, list[str]]:
-    """~30 product pages per source (the emulator makes 1-5 rows of each, always the same ones);
-    the second source's 18th page is an Import.io system error (a `/error` path segment)."""
-    inputs = {}
-    for n, source in enumerate(sources):
-        urls = [f"https://www.example-shop.co.uk/{source}/products/{i}" for i in range(URLS_PER_SOURCE)]
-        if n == 1:
-            urls[17] = f"https://www.example-shop.co.uk/{source}/products/17/error"
-        inputs[source] = urls
-    return inputs
 
 
 def main() -> int:
@@ -59,8 +46,8 @@ def main() -> int:
     with demo.servers(workdir, crawl_seconds=0.5) as srv:
         print(f"Import.io emulator {srv.importio.url}, Stitch emulator {srv.stitch.url}, "
               f"S3 (moto) {srv.s3.url}, SFTP sftp://{srv.sftp.host}:{srv.sftp.port}")
-        connections = demo.arrange(srv, project, FLOW, example_inputs(sources))
-        print(f"extractors, buckets, inputs ({URLS_PER_SOURCE} URLs per source) and the Stitch source are ready; "
+        connections = demo.arrange(srv, project, FLOW, demo.example_inputs(sources))
+        print(f"extractors, buckets, inputs ({demo.URLS_PER_SOURCE} URLs per source) and the Stitch source are ready; "
               f"connections: {', '.join(sorted(connections))}")
 
         env = demo.airflow_env(workdir, connections, store_url)

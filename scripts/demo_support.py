@@ -37,6 +37,20 @@ STITCH_SOURCE = "Shop Warehouse"
 REVIEW_RULES = [("is ESCALATED", "Push anyway")]
 REVIEW_DEFAULT = "Pass"  # PENDING_QA: a false alarm
 REVIEWER = "demo-reviewer"
+#: URLs per source in the staging flow's input files (the demo, docker-compose's seed, the distributed test).
+URLS_PER_SOURCE = 30
+
+
+def example_inputs(sources: list[str]) -> dict[str, list[str]]:
+    """~30 product pages per source (the emulator makes 1-5 rows of each, always the same ones);
+    the second source's 18th page is an Import.io system error (a `/error` path segment)."""
+    inputs = {}
+    for n, source in enumerate(sources):
+        urls = [f"https://www.example-shop.co.uk/{source}/products/{i}" for i in range(URLS_PER_SOURCE)]
+        if n == 1:
+            urls[17] = f"https://www.example-shop.co.uk/{source}/products/17/error"
+        inputs[source] = urls
+    return inputs
 
 
 # -- servers ----------------------------------------------------------------------------------------

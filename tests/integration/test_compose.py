@@ -362,7 +362,7 @@ def test_demo_setup_seeds_the_emulators(compose, common_env, stitch_service, mon
         for uri in done["inputs"]:
             bucket, key = uri[len("s3://"):].split("/", 1)
             lines_in = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode().splitlines()
-            assert len(lines_in) == compose_setup.URLS_PER_SOURCE
+            assert len(lines_in) == compose_setup.demo_support.URLS_PER_SOURCE
         assert sorted(done["inputs"]) == ["s3://shop-inputs/staging/shop-a/inputs.ndjson",
                                           "s3://shop-inputs/staging/shop-b/inputs.ndjson"]
         assert importio.extractor("0d5e6c3a-1b2c-4d5e-8f90-123456789abc")["name"] == "Shop prices: Shop A"

@@ -74,7 +74,7 @@ def embedded_delivery(workdir: Path) -> dict[str, Counter]:
     sources = [s.slug for s in project.flow_collection(project.flow("staging")).sources]
     store_url = f"sqlite:///{workdir / 'store.db'}"
     with demo_support.servers(workdir, crawl_seconds=0.5) as srv:
-        connections = demo_support.arrange(srv, project, "staging", compose_setup.example_inputs(sources))
+        connections = demo_support.arrange(srv, project, "staging", demo_support.example_inputs(sources))
         env = demo_support.airflow_env(workdir, connections, store_url)
         demo_support.migrate(env, store_url)
         outcome = demo_support.run_delivery(env, DAG_ID, store_url, workdir / "run.log", timeout=300,
