@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
@@ -13,9 +14,20 @@ class SourceNotFoundError(FileNotFoundError):
 
 @contextlib.contextmanager
 def open_uri(uri: str, aws_conn_id: str | None = "aws_default", *, s3_hook: Any = None) -> Iterator[BinaryIO]:
-    """A binary stream of the object or file, read as it is consumed (nothing is loaded whole).
+    """A binary stream of the object or file, read as it is consumed (nothing is loaded whole);
+    gzip-decompressed when the name ends in ``.gz``.
 
     ``s3_hook``: an ``S3Hook`` to reuse (one boto3 client less in memory)."""
+    if uri.endswith(".gz"):
+        with _open_raw(uri, aws_conn_id, s3_hook) as raw, gzip.GzipFile(fileobj=raw, mode="rb") as plain:
+            yield plain  # type: ignore[misc]
+        return
+    with _open_raw(uri, aws_conn_id, s3_hook) as raw:
+        yield raw
+
+
+@contextlib.contextmanager
+def _open_raw(uri: str, aws_conn_id: str | None, s3_hook: Any) -> Iterator[BinaryIO]:
     if uri.startswith("s3://"):
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
         from botocore.exceptions import ClientError

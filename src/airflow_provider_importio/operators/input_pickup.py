@@ -19,9 +19,10 @@ PROGRESS_EVERY = 100_000
 #: 8 MiB parts per concurrent request in memory: with boto3's default of 10 a 270 MB chunk added ~55 MB
 #: to the peak, with 2 about 4 MB. The connection's ``service_config.s3.transfer_config_args`` overrides this.
 TRANSFER_CONFIG = {"max_concurrency": 2}
-#: Chunk files uploaded at once (each under 8 MiB is one PUT, its bytes in memory while it is sent): the
-#: uploads overlap each other and the cutting of the next chunk files.
-CHUNK_WRITERS = 2
+#: Chunk files compressed and uploaded at once (each under 8 MiB is one PUT, its bytes in memory while
+#: it is sent): they overlap each other and the cutting of the next chunk files. A compressed chunk is
+#: small, so the time goes to per-request latency, which more requests in flight hide (benchmarks/bench_pickup.py).
+CHUNK_WRITERS = 4
 
 
 class ImportioInputPickupOperator(BaseOperator):
@@ -32,7 +33,8 @@ class ImportioInputPickupOperator(BaseOperator):
     :func:`~airflow_provider_importio.workbench.inputs.expand_input_uri`) and read through the Amazon
     provider's ``S3Hook`` as a stream. Inputs (a JSON array, NDJSON, or one URL a line) are checked;
     bad ones are counted and logged with their line numbers. The valid ones are split, in order, into
-    ``chunks`` balanced chunks written to ``<staging_uri>/chunk-NNNN.ndjson`` (Import.io NDJSON inputs);
+    ``chunks`` balanced chunks written to ``<staging_uri>/chunk-NNNN.ndjson.gz`` (Import.io NDJSON inputs,
+    gzip-compressed; a ``.gz`` input file is decompressed as it is read);
     a re-run writes the same keys and deletes chunk files it no longer makes. Fails with
     :class:`~airflow_provider_importio.workbench.inputs.InputFileError` for a missing or empty file,
     a malformed JSON array, or a file whose every input is bad.
@@ -194,7 +196,7 @@ class _Stage:
         return f"s3://{self.bucket}/{key}"
 
     def remove_stale(self) -> list[str]:
-        """Delete ``chunk-NNNN.ndjson`` files under the base that this try did not write."""
+        """Delete ``chunk-NNNN.ndjson[.gz]`` files under the base that this try did not write."""
         from airflow_provider_importio.workbench.inputs import CHUNK_NAME_RE
 
         if self.bucket is None:

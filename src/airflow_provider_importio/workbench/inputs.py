@@ -19,10 +19,13 @@ stream (S3) and the chunk writer. See ``docs/inputs.md`` for the rules and messa
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import os
 import re
+import shutil
 import tempfile
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -46,8 +49,13 @@ MAX_EXAMPLES = 100
 #: How many examples the "every input is invalid" message quotes.
 MESSAGE_EXAMPLES = 5
 PREVIEW_CHARS = 80
-CHUNK_NAME = "chunk-{index:04d}.ndjson"
-CHUNK_NAME_RE = re.compile(r"chunk-\d{4,}\.ndjson")
+#: A staged chunk: NDJSON, gzip-compressed (25× fewer bytes to upload for plain URLs; readers of
+#: ``.gz`` URIs decompress, see :func:`~airflow_provider_importio.hooks.object_source.open_uri`).
+CHUNK_NAME = "chunk-{index:04d}.ndjson.gz"
+#: Chunk files a pickup may have staged (``.ndjson`` from versions before compression), for clean-up.
+CHUNK_NAME_RE = re.compile(r"chunk-\d{4,}\.ndjson(?:\.gz)?")
+#: zlib level 1: ~400 MB/s here; higher levels halve the speed for ~5% fewer bytes.
+CHUNK_COMPRESS_LEVEL = 1
 _WHITESPACE = b" \t\r\n"
 _BOM = b"\xef\xbb\xbf"
 _BAD_URL_CHARS = re.compile(r"[\s\x00-\x1f\x7f]")
@@ -471,8 +479,8 @@ def pickup_inputs(
 
     ``open_stream()`` opens the file (a ``FileNotFoundError`` becomes "``name`` does not exist", another
     ``OSError`` "``name`` cannot be read: <reason>");
-    ``write_chunk(index, local_path, count)`` stores one chunk's NDJSON file and returns its URI. It
-    runs in ``writers`` worker threads (at most that many at a time), while the next chunk files are
+    ``write_chunk(index, local_path, count)`` stores one chunk's gzip-compressed NDJSON file (named
+    :data:`CHUNK_NAME`) and returns its URI. Compressing and writing run in ``writers`` worker threads (at most that many at a time), while the next chunk files are
     cut from the spool; a failure stops the pickup with that error once the writes under way end. The
     windows come from the delivery ``start``, ``data_hours``, ``chunk_collect_hours`` and ``chunks``
     (chunk ``i`` gets window ``i`` of the flow's ``chunks`` windows, also when fewer chunks are made).
@@ -488,13 +496,19 @@ def pickup_inputs(
             except OSError as exc:  # a directory, no permission, ...: say so, not a bare OSError
                 raise InputFileError(f"{name} cannot be read: {exc.strerror or exc}") from exc
             with open(spool_path, "wb") as spool:
-                report = spool_inputs(stream, spool, name=name, fmt=fmt, progress=progress,
-                                      progress_every=progress_every)
+                try:
+                    report = spool_inputs(stream, spool, name=name, fmt=fmt, progress=progress,
+                                          progress_every=progress_every)
+                except (gzip.BadGzipFile, EOFError, zlib.error) as exc:  # a broken ``.gz`` input file
+                    raise InputFileError(f"{name} is not a readable gzip file: {exc}") from exc
         bounds = chunk_bounds(report.valid, chunks)
 
         def write(index: int, path: str, count: int) -> str:
-            uri = write_chunk(index, path, count)
+            packed = os.path.join(tmp, CHUNK_NAME.format(index=index))
+            _gzip_file(path, packed)  # zlib lets go of the GIL: this overlaps the cutting of the next chunk
             os.unlink(path)
+            uri = write_chunk(index, packed, count)
+            os.unlink(packed)
             return uri
 
         uris: list[str] = []
@@ -506,7 +520,7 @@ def pickup_inputs(
                 for index, (first, end) in enumerate(bounds):
                     if len(pending) > writers:  # a chunk file or two ahead of the writers, not all of them
                         uris.append(pending.popleft().result())
-                    chunk_path = os.path.join(tmp, CHUNK_NAME.format(index=index))
+                    chunk_path = os.path.join(tmp, f"cut-{index:04d}.ndjson")
                     with open(chunk_path, "wb") as out:
                         cut(out, end - first)
                     pending.append(pool.submit(write, index, chunk_path, end - first))
@@ -547,6 +561,11 @@ class _LineCutter:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _gzip_file(source: str, target: str) -> None:
+    with open(source, "rb") as plain, gzip.open(target, "wb", compresslevel=CHUNK_COMPRESS_LEVEL) as packed:
+        shutil.copyfileobj(plain, packed, BLOCK_BYTES)
 
 
 def _preview(value: Any) -> str:

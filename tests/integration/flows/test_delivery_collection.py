@@ -4,6 +4,7 @@ and a SQLite store. The collection runs defer (seen in Airflow's database while 
 
 from __future__ import annotations
 
+import gzip
 import json
 import sqlite3
 import subprocess
@@ -98,7 +99,8 @@ def test_a_delivery_makes_a_snapshot_per_chunk_and_source(importio_emulator, mot
         for obj in sorted(s3.list_objects_v2(Bucket="work", Prefix="artifacts/staging/")["Contents"],
                           key=lambda o: o["Key"]):
             if f"/{slug}/chunk-" in obj["Key"]:
-                body = s3.get_object(Bucket="work", Key=obj["Key"])["Body"].read().decode()
+                assert obj["Key"].endswith(".ndjson.gz")
+                body = gzip.decompress(s3.get_object(Bucket="work", Key=obj["Key"])["Body"].read()).decode()
                 staged += [json.loads(line)["_url"] for line in body.splitlines() if line.strip()]
         assert staged == items
     assert len(emulator.crawl_runs()) == 20

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
 import os
 import subprocess
@@ -12,6 +13,7 @@ import time
 
 import pytest
 
+from airflow_provider_importio.hooks.object_source import open_uri
 from airflow_provider_importio.operators.input_pickup import ImportioInputPickupOperator
 from airflow_provider_importio.workbench.config_model import Flow, FlowDefinition
 from airflow_provider_importio.workbench.inputs import InputFileError
@@ -44,9 +46,10 @@ def stage_keys(s3) -> list[str]:
 
 
 def staged(s3) -> dict[str, list[dict]]:
-    """The NDJSON chunk objects under the staging prefix, parsed."""
-    return {key: [json.loads(line) for line in s3.get_object(Bucket="stage", Key=key)["Body"].read().decode().splitlines()]
-            for key in stage_keys(s3) if key.endswith(".ndjson")}
+    """The gzip-compressed NDJSON chunk objects under the staging prefix, parsed."""
+    return {key: [json.loads(line) for line in
+                  gzip.decompress(s3.get_object(Bucket="stage", Key=key)["Body"].read()).decode().splitlines()]
+            for key in stage_keys(s3) if key.endswith(".ndjson.gz")}
 
 
 def objects(n: int) -> list[dict]:
@@ -69,7 +72,7 @@ def test_each_format_is_staged_as_balanced_chunks_holding_exactly_the_valid_inpu
     described = pickup().execute(CONTEXT)
 
     chunks = staged(s3)
-    assert [d["uri"] for d in described] == [f"s3://stage/{STAGING_PREFIX}chunk-{i:04d}.ndjson" for i in range(3)]
+    assert [d["uri"] for d in described] == [f"s3://stage/{STAGING_PREFIX}chunk-{i:04d}.ndjson.gz" for i in range(3)]
     assert [row for key in sorted(chunks) for row in chunks[key]] == expected
     assert [d["count"] for d in described] == [len(chunks[d["uri"][len("s3://stage/"):]]) for d in described] == [3, 3, 4]
     assert [d["first_input"] for d in described] == [0, 3, 6]
@@ -85,13 +88,13 @@ def test_a_rerun_overwrites_the_same_keys_and_removes_chunks_it_no_longer_makes(
     s3.put_object(Bucket="inputs", Key=INPUT_KEY, Body=FORMATS["ndjson"](objects(10)))
     first = pickup(chunks=4).execute(CONTEXT)
     assert pickup(chunks=4).execute(CONTEXT) == first
-    assert sorted(staged(s3)) == [f"{STAGING_PREFIX}chunk-{i:04d}.ndjson" for i in range(4)]
+    assert sorted(staged(s3)) == [f"{STAGING_PREFIX}chunk-{i:04d}.ndjson.gz" for i in range(4)]
 
     s3.put_object(Bucket="stage", Key=f"{STAGING_PREFIX}notes.txt", Body=b"kept")
     s3.put_object(Bucket="inputs", Key=INPUT_KEY, Body=FORMATS["text"](objects(2)))
     second = pickup(chunks=4).execute(CONTEXT)
     assert [d["count"] for d in second] == [1, 1]
-    assert sorted(stage_keys(s3)) == [f"{STAGING_PREFIX}chunk-0000.ndjson", f"{STAGING_PREFIX}chunk-0001.ndjson",
+    assert sorted(stage_keys(s3)) == [f"{STAGING_PREFIX}chunk-0000.ndjson.gz", f"{STAGING_PREFIX}chunk-0001.ndjson.gz",
                                       f"{STAGING_PREFIX}notes.txt"]
 
 
@@ -172,13 +175,31 @@ def test_local_input_and_staging_directory(tmp_path):
     source = tmp_path / "inputs.ndjson"
     source.write_text('{"url": "https://a.io/1", "q": 1}\n{"url": "https://a.io/2"}\n{"url": "https://a.io/3"}\n')
     stage = tmp_path / "stage"
-    (stage / "chunk-0009.ndjson").parent.mkdir()
-    (stage / "chunk-0009.ndjson").write_text("stale")
+    stage.mkdir()
+    (stage / "chunk-0009.ndjson.gz").write_text("stale")
+    (stage / "chunk-0000.ndjson").write_text("stale, uncompressed (an older version's name)")
     described = pickup(input_uri=str(source), staging_uri=str(stage), chunks=2).execute(CONTEXT)
-    assert [d["uri"] for d in described] == [str(stage / "chunk-0000.ndjson"), str(stage / "chunk-0001.ndjson")]
-    assert sorted(p.name for p in stage.iterdir()) == ["chunk-0000.ndjson", "chunk-0001.ndjson"]
-    assert (stage / "chunk-0000.ndjson").read_text() == '{"_url":"https://a.io/1","q":1}\n'
-    assert (stage / "chunk-0001.ndjson").read_text() == '{"_url":"https://a.io/2"}\n{"_url":"https://a.io/3"}\n'
+    assert [d["uri"] for d in described] == [str(stage / "chunk-0000.ndjson.gz"), str(stage / "chunk-0001.ndjson.gz")]
+    assert sorted(p.name for p in stage.iterdir()) == ["chunk-0000.ndjson.gz", "chunk-0001.ndjson.gz"]
+    assert gzip.decompress((stage / "chunk-0000.ndjson.gz").read_bytes()) == b'{"_url":"https://a.io/1","q":1}\n'
+    with open_uri(str(stage / "chunk-0001.ndjson.gz")) as chunk:  # what the collection run reads
+        assert chunk.read() == b'{"_url":"https://a.io/2"}\n{"_url":"https://a.io/3"}\n'
+
+
+def test_a_gzip_compressed_input_file_is_read_and_a_broken_one_is_a_clear_error(s3):
+    body = FORMATS["ndjson"](objects(5))
+    s3.put_object(Bucket="inputs", Key=INPUT_KEY + ".gz", Body=gzip.compress(body))
+    described = pickup(input_uri=TEMPLATE + ".gz", chunks=2).execute(CONTEXT)
+    assert [row for key in sorted(staged(s3)) for row in staged(s3)[key]] == objects(5)
+    assert [d["count"] for d in described] == [2, 3]
+
+    s3.put_object(Bucket="inputs", Key=INPUT_KEY + ".gz", Body=gzip.compress(body)[:-40])  # cut short
+    with pytest.raises(InputFileError, match=r"s3://inputs/2026/02/shop-a/inputs\.gz is not a readable gzip file: "
+                                             r"Compressed file ended before the end-of-stream marker was reached"):
+        pickup(input_uri=TEMPLATE + ".gz").execute(CONTEXT)
+    s3.put_object(Bucket="inputs", Key=INPUT_KEY + ".gz", Body=body)  # named .gz, but plain text
+    with pytest.raises(InputFileError, match=r"inputs\.gz is not a readable gzip file: Not a gzipped file"):
+        pickup(input_uri=TEMPLATE + ".gz").execute(CONTEXT)
 
 
 def test_for_flow_takes_the_flow_definition(s3):
@@ -236,7 +257,7 @@ def test_a_million_url_pickup_runs_in_flat_memory(s3, moto_server, tmp_path, rec
     assert sum(big["counts"]) == n and len(big["counts"]) == 48 and small["counts"] == [1]
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="stage", Prefix="big/run-1/")["Contents"]]
     assert len(keys) == 48
-    last = s3.get_object(Bucket="stage", Key=keys[-1])["Body"].read().splitlines()
+    last = gzip.decompress(s3.get_object(Bucket="stage", Key=keys[-1])["Body"].read()).splitlines()
     assert last[-1] == b'{"_url":"https://shop-0099.example.com/products/item-09999?ref=feed"}'
     mb = 2**20
     input_cost = (big["peak"] - small["peak"]) / mb

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
 import datetime as dt
 import io
 import json
@@ -40,7 +41,8 @@ def run(data: bytes, chunks: int = 3, fmt: str = "auto", **kwargs) -> tuple[inpu
     written: dict[int, bytes] = {}
 
     def write(index: int, path: str, count: int) -> str:
-        with open(path, "rb") as handle:
+        assert path.endswith(f"chunk-{index:04d}.ndjson.gz")
+        with gzip.open(path, "rb") as handle:
             written[index] = handle.read()
         assert written[index].count(b"\n") == count
         return f"s3://stage/chunk-{index:04d}.ndjson"
