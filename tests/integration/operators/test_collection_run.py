@@ -135,7 +135,10 @@ def test_a_late_run_is_stopped_and_marked_run_failed(env):
     emulator.crawl_seconds = 30
     extractor = emulator.add_extractor(name="Slow")["guid"]
     chunk = put_chunk(s3, 0, ["https://shop.example/p/1"])
-    chunk["collect_by"] = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=1)).isoformat()
+    now = dt.datetime.now(dt.timezone.utc)
+    # a 2 s window: even when the machine is slow to start the task past collect_by (a late start gets
+    # a fresh window), the 30 s crawl is late
+    chunk["start"], chunk["collect_by"] = now.isoformat(), (now + dt.timedelta(seconds=2)).isoformat()
     with pytest.raises(AirflowFailException, match="late"):
         operator(chunk, extractor).execute(context())
     (run,) = emulator.crawl_runs(extractor)
