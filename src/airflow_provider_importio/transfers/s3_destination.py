@@ -10,6 +10,34 @@ from airflow_provider_importio.workbench.config_model import Destination
 
 log = logging.getLogger(__name__)
 
+#: S3 error codes that no retry mends, and what to check for each ({bucket}, {conn}: the destination's).
+_REFUSALS = {
+    "NoSuchBucket": "bucket {bucket!r} does not exist (AWS connection {conn!r}: check the destination's bucket, "
+                    "and the connection's account and region)",
+    "AccessDenied": "AWS connection {conn!r} may not write to bucket {bucket!r} (AccessDenied: check its policy)",
+    "InvalidAccessKeyId": "AWS connection {conn!r} was refused: its access key id is unknown (InvalidAccessKeyId)",
+    "SignatureDoesNotMatch": "AWS connection {conn!r} was refused: its secret access key is wrong "
+                             "(SignatureDoesNotMatch)",
+}
+
+
+class S3DestinationError(RuntimeError):
+    """S3 refused an upload for a reason the destination's settings or connection must mend."""
+
+
+def _refusal_hint(exc: BaseException, destination: Destination) -> str | None:
+    """What to check, for an upload S3 refused with one of :data:`_REFUSALS` (boto3 wraps the
+    ``ClientError`` of a managed upload in ``S3UploadFailedError``, so the cause chain is searched)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        text = str(seen)  # a ClientError's text: "An error occurred (NoSuchBucket) when calling ..."
+        for code, hint in _REFUSALS.items():
+            if f"({code})" in text:
+                return hint.format(bucket=destination.bucket, conn=destination.connection)
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 #: Parallel part uploads of one file: each holds a part (8 MiB) in memory, so this bounds the upload's memory.
 MAX_CONCURRENCY = 4
 
@@ -50,8 +78,14 @@ class S3DestinationWriter:
 
         S3 makes an object visible only once its upload completes, so a reader never sees part of it.
         """
-        self._hook(content_type).load_file(local_path, path, bucket_name=self.destination.bucket, replace=True)
         uri = self.location(path)
+        try:
+            self._hook(content_type).load_file(local_path, path, bucket_name=self.destination.bucket, replace=True)
+        except Exception as exc:
+            hint = _refusal_hint(exc, self.destination)
+            if hint is None:
+                raise
+            raise S3DestinationError(f"cannot write {uri}: {hint}") from exc
         log.info("Wrote %s", uri)
         return uri
 
