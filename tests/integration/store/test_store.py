@@ -79,6 +79,33 @@ def test_migrate_creates_the_schema_and_is_idempotent(store_url):
             assert compare_metadata(context, metadata) == []
 
 
+def test_a_store_at_head_is_recognised_with_one_query_and_an_older_one_is_upgraded(store_url):
+    assert store_migrate.HEAD_REVISION == store_migrate.head_revision()  # the constant follows the scripts
+    with Store.from_url(store_url) as store:
+        assert not store_migrate.at_head(store.engine)  # no version table yet
+        store_migrate.upgrade(store.engine, "0001")
+        assert not store_migrate.at_head(store.engine)
+        assert store.migrate() == "0002" and store.schema_revision() == "0002"
+        assert store_migrate.at_head(store.engine)
+
+
+CHECK_WITHOUT_ALEMBIC = """
+import sys
+from airflow_provider_importio.store.store import Store
+with Store.from_url(sys.argv[1]) as store:
+    print(store.migrate(), "alembic" in sys.modules)
+"""
+
+
+def test_a_task_start_on_a_migrated_store_does_not_import_alembic(store_url):
+    with Store.from_url(store_url) as store:
+        store.migrate()
+    done = subprocess.run([sys.executable, "-c", CHECK_WITHOUT_ALEMBIC, store_url], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["0002", "False"]
+
+
 MIGRATE_WHEN_TOLD = """
 import os, sys, time
 from airflow_provider_importio.store.store import Store
