@@ -7,7 +7,10 @@ client sees as ``/``. Faults for tests (:class:`SFTPFaults`, set with :meth:`SFT
 * ``write_delay`` - seconds to wait before each write request (a slow upload);
 * ``disconnect_after_bytes`` - drop the connection once this many bytes have been written;
 * ``disk_full_after_bytes`` - fail writes past this many bytes ("No space left on device");
-* ``posix_rename`` - ``False`` answers ``posix-rename@openssh.com`` with "operation unsupported".
+* ``posix_rename`` - ``False`` answers ``posix-rename@openssh.com`` with "operation unsupported";
+* ``disconnect_rate`` - drop the connection at this share of the file requests named in
+  ``disconnect_on`` (of ``open``, ``write``, ``stat``, ``mkdir``, ``rename``, ``remove``;
+  default all), drawn from ``random.Random(seed)``; the request dropped is not carried out.
 
 Byte counts run over every file written since the faults were last set.
 
@@ -21,14 +24,18 @@ import asyncio
 import functools
 import json
 import logging
+import random
 import secrets
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 #: The user the server accepts.
 USERNAME = "importio"
+#: File requests ``disconnect_rate`` can drop the connection at.
+DISCONNECT_REQUESTS: tuple[str, ...] = ("open", "write", "stat", "mkdir", "rename", "remove")
 
 
 @dataclass
@@ -39,15 +46,20 @@ class SFTPFaults:
     disconnect_after_bytes: int | None = None
     disk_full_after_bytes: int | None = None
     posix_rename: bool = True
+    disconnect_rate: float = 0.0
+    disconnect_on: tuple[str, ...] = DISCONNECT_REQUESTS
+    seed: int | None = None
 
 
 @dataclass
 class SFTPStats:
-    """What clients did: bytes written, renames (``(old, new, posix)``), connections accepted."""
+    """What clients did: bytes written, renames (``(old, new, posix)``), connections accepted, and
+    connections dropped by ``disconnect_rate``, by the request dropped (``"open"``, ``"write"``, ...)."""
 
     bytes_written: int = 0
     renames: list[tuple[str, str, bool]] = field(default_factory=list)
     connections: int = 0
+    disconnects: Counter[str] = field(default_factory=Counter)
 
 
 class SFTPTestServer:
@@ -71,6 +83,7 @@ class SFTPTestServer:
         self._key = asyncssh.generate_private_key(key_type)
         self.faults = SFTPFaults()
         self.stats = SFTPStats()
+        self._rng = random.Random()
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -114,10 +127,26 @@ class SFTPTestServer:
 
     def set_faults(self, **faults: Any) -> SFTPFaults:
         """Replace the faults (unnamed ones off) and restart the byte count."""
+        checked = SFTPFaults(**faults)
+        if not 0.0 <= checked.disconnect_rate <= 1.0:
+            raise ValueError("disconnect_rate must be between 0 and 1")
+        unknown = set(checked.disconnect_on) - set(DISCONNECT_REQUESTS)
+        if unknown:
+            raise ValueError(f"unknown request(s) {sorted(unknown)} in disconnect_on; known: {list(DISCONNECT_REQUESTS)}")
         with self._lock:
-            self.faults = SFTPFaults(**faults)
+            self.faults = checked
+            self._rng = random.Random(checked.seed)
             self.stats.bytes_written = 0
         return self.faults
+
+    def _drops(self, request: str) -> bool:
+        """Whether ``disconnect_rate`` drops the connection at this request (counted when it does)."""
+        with self._lock:
+            rate = self.faults.disconnect_rate
+            if rate <= 0 or request not in self.faults.disconnect_on or self._rng.random() >= rate:
+                return False
+            self.stats.disconnects[request] += 1
+            return True
 
     def _written(self, count: int) -> int:
         with self._lock:
@@ -219,7 +248,29 @@ def _server_classes() -> tuple[type, type]:
             super().__init__(chan, chroot=str(owner.root).encode())
             self._owner = owner
 
+        def _maybe_drop(self, request: str) -> None:
+            if self._owner._drops(request):
+                self.connection.abort()
+                raise asyncssh.SFTPConnectionLost(f"connection dropped at {request} (injected fault)")
+
+        def open(self, path: bytes, pflags: int, attrs: Any) -> Any:
+            self._maybe_drop("open")
+            return super().open(path, pflags, attrs)
+
+        def stat(self, path: bytes) -> Any:
+            self._maybe_drop("stat")
+            return super().stat(path)
+
+        def mkdir(self, path: bytes, attrs: Any) -> None:
+            self._maybe_drop("mkdir")
+            super().mkdir(path, attrs)
+
+        def remove(self, path: bytes) -> None:
+            self._maybe_drop("remove")
+            super().remove(path)
+
         async def write(self, file_obj: Any, offset: int, data: bytes) -> int:
+            self._maybe_drop("write")
             faults = self._owner.faults
             if faults.write_delay:
                 await asyncio.sleep(faults.write_delay)
@@ -232,10 +283,12 @@ def _server_classes() -> tuple[type, type]:
             return super().write(file_obj, offset, data)  # type: ignore[return-value]
 
         def rename(self, oldpath: bytes, newpath: bytes) -> None:
+            self._maybe_drop("rename")
             super().rename(oldpath, newpath)
             self._owner.stats.renames.append((oldpath.decode(), newpath.decode(), False))
 
         def posix_rename(self, oldpath: bytes, newpath: bytes) -> None:
+            self._maybe_drop("rename")
             if not self._owner.faults.posix_rename:
                 raise asyncssh.SFTPOpUnsupported("posix-rename is not supported (injected fault)")
             super().posix_rename(oldpath, newpath)
