@@ -143,13 +143,17 @@ class ImportioApi:
         )
         return len(lines)
 
-    def start_extractor(self, extractor_id: str) -> str | None:
+    def start_extractor(self, extractor_id: str, *, repeat_safe: bool = False) -> str | None:
         """``POST /extractors/{id}/start``; return the new crawl run's id when the service gives it.
 
         An extractor runs one crawl at a time: a start while one runs raises
         :class:`~.errors.BadRequestError` ("Extractor is archived or a crawl already in progress").
+        ``repeat_safe=True`` also retries 500 answers and read timeouts (the start may have taken
+        effect): for callers that take that 400 on a repeated start to mean "our crawl runs", as
+        the collection operator does; a repeated start can never run a second crawl.
         """
-        body = self.transport.request_json("POST", path("/extractors/{}/start", extractor_id))
+        transport = self._idempotent_transport() if repeat_safe else self.transport
+        body = transport.request_json("POST", path("/extractors/{}/start", extractor_id))
         return body.get("crawlRunId") if isinstance(body, dict) else None
 
     def stop_extractor(self, extractor_id: str) -> str | None:

@@ -157,8 +157,8 @@ class ImportioCollectionRunOperator(BaseOperator):
         try:
             count = self._put_inputs(hook)
             leased_at = _now()
-            try:
-                run_id = hook.start_extractor(extractor_id)
+            try:  # retried on 500s and timeouts too: a start that took effect is adopted below
+                run_id = hook.start_extractor(extractor_id, repeat_safe=True)
             except BadRequestError as exc:
                 if IN_PROGRESS not in (exc.message or "").lower():
                     raise
