@@ -4,6 +4,12 @@ A file is uploaded to ``<name>.partial-<random>`` in its final directory and ren
 ``<name>`` once complete (``posix-rename@openssh.com``, atomic on a POSIX server), so a reader
 polling the directory sees either the previous file or the whole new one, never part of it.
 
+A connection lost during an upload (the server or the network dropped it) is opened again and the
+whole upload repeated, up to the connection's ``max_retries`` extra (default 3) times with
+exponential backoff from its ``backoff_base`` extra (seconds, default 0.5); the rename makes a
+repeated upload replace, never add, a file. Any other failure (refused write, permissions, host
+key) raises at once.
+
 Host keys are verified the way ``SSHHook`` does it: against the connection's ``host_key`` extra, or
 else the system's ``known_hosts`` (an unknown host is refused). Only a connection that says
 ``"no_host_key_check": true`` skips the check, and the hook logs a warning when it does.
@@ -13,9 +19,11 @@ from __future__ import annotations
 
 import logging
 import posixpath
+import random
 import re
 import secrets
 import stat
+import time
 from typing import Any
 
 from airflow_provider_importio.workbench.config_model import Destination
@@ -26,6 +34,8 @@ log = logging.getLogger(__name__)
 PARTIAL_MARK = ".partial-"
 #: How servers word "no such operation" (paramiko keeps only the status text, not its code).
 _UNSUPPORTED = re.compile(r"unsupported|not supported|not implemented|unknown extended", re.IGNORECASE)
+#: Upload retries after a lost connection, and the first backoff (seconds), unless the connection's extras say.
+MAX_RETRIES, BACKOFF_BASE, BACKOFF_MAX = 3, 0.5, 30.0
 
 
 class SFTPDestinationWriter:
@@ -43,6 +53,7 @@ class SFTPDestinationWriter:
         self._hook: Any = None
         self._client: Any = None
         self._connect_error: Exception | None = None
+        self._retry: tuple[int, float] | None = None
 
     # -- connection ----------------------------------------------------------------------------
 
@@ -111,22 +122,65 @@ class SFTPDestinationWriter:
     def upload(self, local_path: str, path: str, *, content_type: str | None = None) -> str:
         """Upload the local file to ``path`` (directories created as needed) without a reader ever
         seeing a partial file; the file's URI. On failure the partial file is removed if the
-        connection still allows it, and the connection is closed."""
+        connection still allows it, and the connection is closed; a lost connection is opened
+        again and the upload repeated (see the module docstring)."""
         del content_type  # SFTP has no content type
-        partial = f"{path}{PARTIAL_MARK}{secrets.token_hex(6)}"
-        try:
-            sftp = self._sftp()
-            _makedirs(sftp, posixpath.dirname(path))
-            _put(sftp, local_path, partial)
-            _replace(sftp, partial, path)
-        except BaseException:
-            self._discard(partial)
-            self.close()
-            raise
-        self._remove_stale_partials(path)
+        max_retries, backoff_base = self._retry_settings()
+        attempt = 0
+        while True:
+            try:
+                self._upload_once(local_path, path)
+                break
+            except _ConnectionLost as lost:
+                if attempt >= max_retries:
+                    raise lost.error from None
+                wait = random.uniform(0, min(BACKOFF_MAX, backoff_base * 2**attempt))
+                attempt += 1
+                log.warning("SFTP connection to %s lost during the upload of %s (%s); retrying the upload, "
+                            "%d of %d, in %.2f s", self._netloc(), path, _describe(lost.error), attempt, max_retries,
+                            wait)
+                time.sleep(wait)
         uri = self.location(path)
         log.info("Wrote %s", uri)
         return uri
+
+    def _upload_once(self, local_path: str, path: str) -> None:
+        partial = f"{path}{PARTIAL_MARK}{secrets.token_hex(6)}"
+        connected = False
+        try:
+            sftp = self._sftp()
+            connected = True
+            _makedirs(sftp, posixpath.dirname(path))
+            _put(sftp, local_path, partial)
+            _replace(sftp, partial, path)
+            self._remove_stale_partials(path)
+        except BaseException as exc:
+            lost = connected and isinstance(exc, Exception) and not self._connected()
+            if not lost:
+                self._discard(partial)
+            self.close()
+            if lost:
+                raise _ConnectionLost(exc) from exc
+            raise
+
+    def _connected(self) -> bool:
+        """Whether the SFTP session's SSH channel is still open."""
+        channel = self._client.get_channel() if self._client is not None else None
+        transport = channel.get_transport() if channel is not None else None
+        return bool(channel is not None and not channel.closed and not channel.eof_received
+                    and transport is not None and transport.is_active())
+
+    def _retry_settings(self) -> tuple[int, float]:
+        """``max_retries`` and ``backoff_base`` from the connection's extras (the provider's usual names)."""
+        if self._retry is None:
+            try:
+                extra = self.hook.get_connection(self.destination.connection).extra_dejson or {}
+                self._retry = (int(extra.get("max_retries", MAX_RETRIES)),
+                               float(extra.get("backoff_base", BACKOFF_BASE)))
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"SFTP connection {self.destination.connection!r}: extras max_retries and "
+                                 f"backoff_base must be numbers ({exc})") from None
+        return self._retry
 
     def _discard(self, partial: str) -> None:
         if self._client is None:
@@ -142,6 +196,8 @@ class SFTPDestinationWriter:
         try:
             entries = self._sftp().listdir(directory or ".")
         except OSError:
+            if not self._connected():
+                raise
             return
         for entry in entries:
             if entry.startswith(name + PARTIAL_MARK):
@@ -150,7 +206,21 @@ class SFTPDestinationWriter:
                 try:
                     self._sftp().remove(stale)
                 except OSError:
+                    if not self._connected():
+                        raise  # the upload is repeated, and this cleanup with it
                     log.warning("could not remove %s", stale, exc_info=True)
+
+
+class _ConnectionLost(Exception):
+    """An upload failed because the connection was lost (``error`` is why); it can be repeated."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _put(sftp: Any, local_path: str, remote: str) -> None:
