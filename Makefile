@@ -8,7 +8,7 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install test test-distributed demo lock clean bench
+.PHONY: install test test-distributed soak demo lock clean bench
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -27,6 +27,10 @@ test: install
 # Only the distributed run (also part of `make test`): docker-compose.yaml's services as local processes.
 test-distributed: install
 	$(VENV)/bin/pytest -m distributed -s $(PYTEST_ARGS)
+
+# Long load runs, not part of `make test`: ten queued 48-chunk deliveries (IMPORTIO_SOAK=10x48x1).
+soak: install
+	$(VENV)/bin/pytest -m soak -s tests/soak $(PYTEST_ARGS)
 
 demo: install
 	$(VENV)/bin/python scripts/demo.py
