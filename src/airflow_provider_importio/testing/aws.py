@@ -14,13 +14,20 @@ REGION = "us-east-1"
 
 
 class MotoServer:
-    """``moto``'s threaded server on an ephemeral loopback port; ``reset()`` empties every backend."""
+    """``moto``'s threaded server on an ephemeral loopback port; ``reset()`` empties every backend.
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    moto accepts any access key: ``access_key_id`` and ``secret_access_key`` set the ones
+    :meth:`connection` and :meth:`client` use (e.g. recognisable values for a leak scan).
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, access_key_id: str = ACCESS_KEY_ID,
+                 secret_access_key: str = SECRET_ACCESS_KEY) -> None:
         from moto.server import ThreadedMotoServer
 
         self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
         self.url = ""
+        self.access_key_id = access_key_id
+        self.secret_access_key = secret_access_key
 
     def start(self) -> MotoServer:
         self._server.start()
@@ -44,8 +51,8 @@ class MotoServer:
         """An Airflow ``aws`` connection (as a dict) for this server."""
         return {
             "conn_type": "aws",
-            "login": ACCESS_KEY_ID,
-            "password": SECRET_ACCESS_KEY,
+            "login": self.access_key_id,
+            "password": self.secret_access_key,
             "extra": {"endpoint_url": self.url, "region_name": REGION, **extra},
         }
 
@@ -58,4 +65,4 @@ class MotoServer:
         import boto3
 
         return boto3.client(service, endpoint_url=self.url, region_name=REGION,
-                            aws_access_key_id=ACCESS_KEY_ID, aws_secret_access_key=SECRET_ACCESS_KEY)
+                            aws_access_key_id=self.access_key_id, aws_secret_access_key=self.secret_access_key)

@@ -369,10 +369,11 @@ class StitchEmulator(EmulatorServer):
         with self._lock:
             return [source.to_json() for source in self._sources.values()]
 
-    def add_import_token(self, source_id: int) -> str:
-        """A new Import API access token for the source (as ``POST /v4/sources/{id}/tokens``)."""
+    def add_import_token(self, source_id: int, token: str | None = None) -> str:
+        """A new Import API access token for the source (as ``POST /v4/sources/{id}/tokens``);
+        ``token`` gives its secret (default: random), e.g. a recognisable one for a leak scan."""
         try:
-            return self._new_token(int(source_id)).secret
+            return self._new_token(int(source_id), token).secret
         except StitchError as exc:
             if exc.status == 404:
                 raise KeyError(f"no source {source_id}") from None
@@ -452,7 +453,7 @@ class StitchEmulator(EmulatorServer):
             raise connect_error("NotFound", f"Source {key} not found", 404)
         return source
 
-    def _new_token(self, source_id: int) -> ImportToken:
+    def _new_token(self, source_id: int, secret: str | None = None) -> ImportToken:
         with self._lock:
             source = self._source(source_id)
             if source.deleted_at is not None:
@@ -463,7 +464,9 @@ class StitchEmulator(EmulatorServer):
                     "AccessDenied",
                     f"Source {source.id} already has {MAX_ACTIVE_TOKENS} active access tokens; revoke one first",
                 )
-            token = ImportToken(next(self._token_ids), source.id, secrets.token_hex(24))
+            if secret is not None and (not secret or any(t.secret == secret for t in self._tokens.values())):
+                raise ValueError("an import token must be non-empty and new")
+            token = ImportToken(next(self._token_ids), source.id, secret or secrets.token_hex(24))
             self._tokens[token.id] = token
             return token
 
