@@ -158,26 +158,8 @@ def delivery_run(stack: Any, timeout: float = RUN_TIMEOUT_S) -> tuple[dict[str, 
     from airflow_provider_importio.testing.airflow_hitl import awaiting_input_rest, respond_rest
 
     api, base = stack.api(), stack.api_url
-    deadline = time.monotonic() + 300
-    while True:  # the dag-processor must have parsed the DAG file first
-        dag = api.get(f"{base}/api/v2/dags/{DAG_ID}", timeout=30)
-        if dag.status_code == 200:
-            break
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{DAG_ID} not ready: {dag.status_code} {dag.text[:300]}\n{stack.logs_tail()}")
-        time.sleep(1)
     # as a person in the UI: unpause; the scheduler then starts the latest delivery (catchup is off)
-    api.patch(f"{base}/api/v2/dags/{DAG_ID}", json={"is_paused": False}, timeout=30).raise_for_status()
-    run_id = None
-    deadline = time.monotonic() + 60
-    while run_id is None and time.monotonic() < deadline:
-        runs = api.get(f"{base}/api/v2/dags/{DAG_ID}/dagRuns", timeout=30).json()["dag_runs"]
-        run_id = runs[0]["dag_run_id"] if runs else None
-        time.sleep(0 if run_id else 2)
-    if run_id is None:
-        answer = api.post(f"{base}/api/v2/dags/{DAG_ID}/dagRuns", json={"logical_date": None}, timeout=30)
-        answer.raise_for_status()
-        run_id = answer.json()["dag_run_id"]
+    run_id = stack.first_run(DAG_ID, ready_timeout=300, api=api)
     print(f"  delivery {DAG_ID} {run_id} running", flush=True)
     reviews: list[str] = []
     deadline = time.monotonic() + timeout

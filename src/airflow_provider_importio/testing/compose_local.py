@@ -343,6 +343,35 @@ class LocalCompose:
         session.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
         return session
 
+    def first_run(self, dag_id: str, *, ready_timeout: float = 180, scheduled_wait: float = 60,
+                  unpause: bool = True, api: requests.Session | None = None) -> str:
+        """The id of ``dag_id``'s first run: once the dag-processor has parsed it (and, with ``unpause``,
+        it is unpaused through the REST API), the run the scheduler starts by itself (the latest tick:
+        catchup is off) within ``scheduled_wait`` seconds, else one triggered as a person in the UI would."""
+        api = api or self.api()
+        base = self.api_url
+        deadline = time.monotonic() + ready_timeout
+        while True:  # the dag-processor must have parsed the DAG first
+            dag = api.get(f"{base}/api/v2/dags/{dag_id}", timeout=30)
+            if dag.status_code == 200:
+                if not dag.json()["is_paused"]:
+                    break
+                if unpause:
+                    api.patch(f"{base}/api/v2/dags/{dag_id}", json={"is_paused": False}, timeout=30).raise_for_status()
+                    continue
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{dag_id} not ready: {dag.status_code} {dag.text[:300]}")
+            time.sleep(1)
+        deadline = time.monotonic() + scheduled_wait
+        while time.monotonic() < deadline:
+            runs = api.get(f"{base}/api/v2/dags/{dag_id}/dagRuns", timeout=30).json()["dag_runs"]
+            if runs:
+                return str(runs[0]["dag_run_id"])
+            time.sleep(2)
+        answer = api.post(f"{base}/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None}, timeout=30)
+        answer.raise_for_status()
+        return str(answer.json()["dag_run_id"])
+
     def worker_logs(self) -> Iterator[Process]:
         return (p for p in self.processes if p.name.startswith("airflow-worker"))
 

@@ -89,25 +89,9 @@ def run_and_review(stack: LocalCompose, timeout: float = 900) -> tuple[dict[str,
     """The flow's first delivery (scheduled, else triggered as a person in the UI would); answer its
     reviews through the REST API; wait for the run's end."""
     api, base = stack.api(), stack.api_url
-    deadline = time.monotonic() + 180
-    while True:  # the dag-processor must have parsed dags/ first
-        dag = api.get(f"{base}/api/v2/dags/{DAG_ID}", timeout=30)
-        if dag.status_code == 200 and not dag.json()["is_paused"]:
-            break
-        assert time.monotonic() < deadline, f"{DAG_ID} not ready: {dag.status_code} {dag.text[:300]}"
-        time.sleep(1)
     # The file unpauses the flows at creation, so the scheduler starts the latest staging delivery by
     # itself (catchup is off); a person triggers one only if it has not.
-    run_id = None
-    deadline = time.monotonic() + 60
-    while run_id is None and time.monotonic() < deadline:
-        runs = api.get(f"{base}/api/v2/dags/{DAG_ID}/dagRuns", timeout=30).json()["dag_runs"]
-        run_id = runs[0]["dag_run_id"] if runs else None
-        time.sleep(0 if run_id else 2)
-    if run_id is None:
-        answer = api.post(f"{base}/api/v2/dags/{DAG_ID}/dagRuns", json={"logical_date": None}, timeout=30)
-        assert answer.status_code == 200, answer.text
-        run_id = answer.json()["dag_run_id"]
+    run_id = stack.first_run(DAG_ID, api=api, unpause=False)
     answered: list[str] = []
     deadline = time.monotonic() + timeout
     while True:
