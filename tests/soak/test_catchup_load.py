@@ -31,7 +31,10 @@ from airflow_provider_importio.testing.generated_project import GeneratedProject
 pytestmark = [pytest.mark.soak, pytest.mark.timeout(3 * 3600)]
 
 SIZE_ENV = "IMPORTIO_SOAK"
-LOCAL_EXECUTOR = {"AIRFLOW__CORE__EXECUTOR": "LocalExecutor", "AIRFLOW__CORE__PARALLELISM": "8"}
+#: LocalExecutor, and 1 s polls of crawls and leases (compose: 5 and 2): a chunk's turn on its
+#: extractor passes to the next one sooner.
+OVERRIDES = {"AIRFLOW__CORE__EXECUTOR": "LocalExecutor", "AIRFLOW__CORE__PARALLELISM": "8",
+             "AIRFLOW__IMPORTIO__CRAWL_POLL_INTERVAL": "1", "AIRFLOW__IMPORTIO__LEASE_POLL_INTERVAL": "1"}
 RUN_TIMEOUT_S = 2.5 * 3600
 
 
@@ -103,7 +106,7 @@ def test_ten_queued_deliveries_all_complete_one_crawl_per_extractor_at_a_time(tm
                                rows_per_page=2)
     dags = project.write_dags(tmp_path / "dags")
     started = time.monotonic()
-    with LocalCompose(tmp_path / "compose", workers=0, dags_folder=dags, overrides=LOCAL_EXECUTOR,
+    with LocalCompose(tmp_path / "compose", workers=0, dags_folder=dags, overrides=OVERRIDES,
                       start_timeout=600) as stack:
         requests.post(f"{stack.url('importio-emulator')}/_emulator/config", timeout=30,
                       json={"crawl_seconds": 0.5, "seconds_per_url": 0.05}).raise_for_status()
