@@ -128,6 +128,7 @@ class ImportioCollectionRunOperator(BaseOperator):
         from airflow_provider_importio.workbench.snapshot_states import SnapshotState as S
 
         store, snapshot = self._snapshot(context)
+        self._push_link_ids(context, snapshot)
         if snapshot.state is S.RUN_FAILED:
             snapshot = store.supersede(snapshot.id, actor=self._actor(context), reason="re-run after a failed run")
             self.log.info("Snapshot re-run as attempt %d (%s)", snapshot.attempt, snapshot.id)
@@ -175,11 +176,16 @@ class ImportioCollectionRunOperator(BaseOperator):
         return store.transition(snapshot.id, S.STARTED, actor=actor, reason="crawl started", crawl_run_id=run_id,
                                 extractor_id=extractor_id, input_count=count)
 
-    def _wait(self, context: Mapping[str, Any], store: Store, snapshot: Snapshot) -> dict[str, Any]:
+    def _push_link_ids(self, context: Mapping[str, Any], snapshot: Snapshot) -> None:
+        """The extra links' XComs: pushed before any deferral (a crawl run id not known yet is ``""``),
+        because Airflow reads the links each time the task defers, and a missing XCom logs an error."""
         ti = context.get("ti")
         if ti is not None:
-            ti.xcom_push(key=XCOM_CRAWL_RUN_ID, value=snapshot.crawl_run_id)
             ti.xcom_push(key=XCOM_EXTRACTOR_ID, value=self._extractor_id)
+            ti.xcom_push(key=XCOM_CRAWL_RUN_ID, value=snapshot.crawl_run_id or "")
+
+    def _wait(self, context: Mapping[str, Any], store: Store, snapshot: Snapshot) -> dict[str, Any]:
+        self._push_link_ids(context, snapshot)
         deadline = self._deadline(snapshot)
         if self.deferrable:
             from airflow_provider_importio.triggers.crawl_run import ImportioCrawlRunTrigger

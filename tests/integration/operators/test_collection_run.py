@@ -176,6 +176,34 @@ def test_deferrable_path_defers_to_the_crawl_trigger_and_completes(env):
         op.execute_complete(context("manual__2"), {"status": "weird"})
 
 
+class _XComTi:
+    """What the operator uses of a task instance: ``xcom_push``, recorded."""
+
+    def __init__(self) -> None:
+        self.xcom: dict[str, object] = {}
+
+    def xcom_push(self, key: str, value: object) -> None:
+        self.xcom[key] = value
+
+
+def test_the_links_xcoms_exist_before_a_chunk_defers_until_its_start(env):
+    from airflow.sdk.exceptions import TaskDeferred
+
+    emulator, s3 = env
+    extractor = emulator.add_extractor(name="Shop A")["guid"]
+    chunk = put_chunk(s3, 2, ["https://shop.example/p/1"])
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)
+    chunk["start"], chunk["collect_by"] = later.isoformat(), (later + dt.timedelta(hours=1)).isoformat()
+    op = operator(chunk, extractor)
+    op.deferrable = True
+    ti = _XComTi()
+    with pytest.raises(TaskDeferred) as deferred:  # Airflow reads the extra links now: their XComs must exist
+        op.execute({**context(), "ti": ti})
+    assert deferred.value.method_name == "resume"
+    assert ti.xcom == {"extractor_id": extractor, "crawl_run_id": ""}
+    assert op.operator_extra_links and emulator.crawl_runs(extractor) == []
+
+
 def test_the_domain_caps_runs_of_different_extractors(env):
     emulator, s3 = env
     emulator.crawl_seconds = 0.4
