@@ -79,7 +79,9 @@ class ImportioPlanRunsOperator(BaseOperator):
     def execute(self, context: Any) -> list[dict[str, Any]]:
         chosen = chosen_sources(context["params"], self.sources)
         runs = []
-        for group, chunks in zip(self.groups, self.pickups):
+        from airflow_provider_importio.operators.mapped_output import whole
+
+        for group, chunks in zip(self.groups, whole(self.pickups)):
             for slug in [group["variables"]["source"]] if self.per_source else chosen:
                 runs += [{"chunk": chunk, "source": self.sources[slug]} for chunk in chunks]
         return runs
@@ -101,4 +103,6 @@ class ImportioPlanReviewsOperator(BaseOperator):
     def execute(self, context: Any) -> list[dict[str, Any]]:
         from airflow_provider_importio.operators.qa import REVIEW_STATES
 
-        return [r for r in self.results if r.get("state") in REVIEW_STATES]
+        from airflow_provider_importio.operators.mapped_output import whole
+
+        return [r for r in whole(self.results) if r.get("state") in REVIEW_STATES]

@@ -106,7 +106,9 @@ class ImportioPushOperator(BaseOperator):
             logger=self.log,
             row_schema=self.row_schema,
         )
-        outcomes = push.run(self.snapshots)
+        from airflow_provider_importio.operators.mapped_output import whole
+
+        outcomes = push.run(whole(self.snapshots))
         counts: dict[str, int] = {}
         for outcome in outcomes:
             counts[outcome.status] = counts.get(outcome.status, 0) + 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -96,3 +97,30 @@ def test_cron_ticks_are_croniters_for_random_weekly_crons():
     for _ in range(300):
         cron = f"{field(0, 59)} {field(0, 23)} * * {field(0, 7)}"
         assert cron_ticks(cron, 100) == croniter_ticks(cron, 100), cron
+
+
+class _CountingSequence(Sequence):
+    """A sequence that records what it is asked, as Airflow's lazy XCom sequence would answer it."""
+
+    def __init__(self, items):
+        self._items, self.asked = list(items), []
+
+    def __len__(self):
+        return len(self._items)
+
+    def __getitem__(self, key):
+        self.asked.append(key)
+        if isinstance(key, int) and key >= len(self._items):
+            raise IndexError(key)  # Airflow: a 404, logged as an error in the task's log
+        return self._items[key]
+
+
+def test_a_mapped_output_is_read_whole_in_one_request():
+    from airflow_provider_importio.operators.mapped_output import whole
+    from airflow_provider_importio.operators.plan import ImportioPlanReviewsOperator
+
+    results = _CountingSequence([{"state": "PASSED_QA"}, {"state": "ESCALATED"}, {"state": "PENDING_QA"}])
+    op = ImportioPlanReviewsOperator(task_id="plan_reviews", results=results)
+    assert op.execute({}) == [{"state": "ESCALATED"}, {"state": "PENDING_QA"}]
+    assert results.asked == [slice(None, None, None)]  # one slice; never an index past the end
+    assert whole([1]) == [1] and whole(None) is None and whole({"a": 1}) == {"a": 1}
