@@ -33,6 +33,7 @@ class MotoServer:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.url = f"http://{host}:{port}"
+        self.reset()  # moto keeps its buckets per process, not per server: a new server starts empty
         return self
 
     def stop(self) -> None:
