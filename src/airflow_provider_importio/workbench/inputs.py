@@ -23,7 +23,6 @@ import gzip
 import json
 import os
 import re
-import shutil
 import tempfile
 import zlib
 from collections import deque
@@ -63,6 +62,8 @@ _BAD_URL_CHARS = re.compile(r"[\s\x00-\x1f\x7f]")
 _PLAIN_URL = re.compile(r"[hH][tT][tT][pP][sS]?://[A-Za-z0-9][A-Za-z0-9.-]*(?:[/?#][^\s\x00-\x1f\x7f]*)?")
 #: The same for a text line's bytes, limited to printable ASCII without ``"`` and ``\\`` (nothing to escape in JSON).
 _PLAIN_URL_BYTES = re.compile(rb"[hH][tT][tT][pP][sS]?://[A-Za-z0-9][A-Za-z0-9.-]*(?:[/?#][!#-\[\]-~]*)?")
+#: Lines of such URLs joined by ``\n``: a block checked in one match instead of one a line.
+_PLAIN_URL_LINES = re.compile(_PLAIN_URL_BYTES.pattern + rb"(?:\n" + _PLAIN_URL_BYTES.pattern + rb")*")
 _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _QUOTE = json.encoder.encode_basestring  # what _DUMPS does to a string, without its per-call overhead
 
@@ -307,15 +308,17 @@ def _array_inputs(stream: BinaryIO, name: str) -> _Encoded:
 
 def _line_inputs(stream: BinaryIO, ndjson: bool, first_line: int, *, runs: bool = False) -> _Encoded:
     plain = _PLAIN_URL_BYTES.fullmatch
+    plain_lines = _PLAIN_URL_LINES.fullmatch
     line_no = first_line
     for lines in _bounded_blocks(stream):
         if runs and not ndjson and lines and None not in lines:
             # A text file's block of plain URLs (the usual case) is checked and encoded in C: one
-            # regex match per line through map(), one join; any other block (a bad or blank line,
-            # spaces to strip, a byte-order mark) goes line by line.
+            # regex match over the block's lines, one replace; any other block (a bad or blank
+            # line, spaces to strip, a byte-order mark) goes line by line.
             urls = _without_cr(lines) if lines[0][-1:] == b"\r" else lines
-            if all(map(plain, urls)):
-                yield line_no, b'{"_url":"' + b'"}\n{"_url":"'.join(urls) + b'"}\n', None, len(urls)
+            joined = b"\n".join(urls)  # type: ignore[arg-type]
+            if plain_lines(joined):
+                yield line_no, b'{"_url":"' + joined.replace(b"\n", b'"}\n{"_url":"') + b'"}\n', None, len(urls)
                 line_no += len(urls)
                 continue
         first_of_block, line_no = line_no, line_no + len(lines)
@@ -503,10 +506,9 @@ def pickup_inputs(
                     raise InputFileError(f"{name} is not a readable gzip file: {exc}") from exc
         bounds = chunk_bounds(report.valid, chunks)
 
-        def write(index: int, path: str, count: int) -> str:
+        def write(index: int, start: int, end: int, count: int) -> str:
             packed = os.path.join(tmp, CHUNK_NAME.format(index=index))
-            _gzip_file(path, packed)  # zlib lets go of the GIL: this overlaps the cutting of the next chunk
-            os.unlink(path)
+            _gzip_range(spool_path, start, end, packed)  # zlib and file reads let go of the GIL
             uri = write_chunk(index, packed, count)
             os.unlink(packed)
             return uri
@@ -516,14 +518,14 @@ def pickup_inputs(
                                                                 thread_name_prefix="chunk-writer") as pool:
             pending: deque[Future[str]] = deque()
             try:
-                cut = _LineCutter(spool)
+                lines = _LineOffsets(spool)
+                start = 0
                 for index, (first, end) in enumerate(bounds):
-                    if len(pending) > writers:  # a chunk file or two ahead of the writers, not all of them
+                    if len(pending) > writers:  # a chunk or two ahead of the writers, not all of them
                         uris.append(pending.popleft().result())
-                    chunk_path = os.path.join(tmp, f"cut-{index:04d}.ndjson")
-                    with open(chunk_path, "wb") as out:
-                        cut(out, end - first)
-                    pending.append(pool.submit(write, index, chunk_path, end - first))
+                    stop = lines.after(end - first)
+                    pending.append(pool.submit(write, index, start, stop, end - first))
+                    start = stop
                 uris.extend(future.result() for future in pending)
             except BaseException:
                 for future in pending:
@@ -535,37 +537,46 @@ def pickup_inputs(
     return Pickup(report=report, chunks=staged)
 
 
-class _LineCutter:
-    """Copies the spool's lines to chunk files, ``count`` at a time, a block at a time."""
+class _LineOffsets:
+    """Where the spool's lines end: :meth:`after` moves past ``count`` more lines, a block at a time."""
 
     def __init__(self, spool: BinaryIO) -> None:
         self._spool = spool
         self._buffer = b""
+        self._offset = 0  # of the buffer's end in the spool
 
-    def __call__(self, out: BinaryIO, count: int) -> None:
+    def after(self, count: int) -> int:
+        """The byte offset just past the next ``count`` lines."""
         while count:
             if not self._buffer:
                 self._buffer = self._spool.read(BLOCK_BYTES)
                 if not self._buffer:
                     raise EOFError(f"the spool ended {count} lines early")
+                self._offset += len(self._buffer)
             lines = self._buffer.count(b"\n")
             if lines <= count:
-                out.write(self._buffer)
                 self._buffer = b""
                 count -= lines
-            else:  # the chunk ends inside this block: after its count-th newline
-                rest = self._buffer.split(b"\n", count)[-1]
-                out.write(self._buffer[:len(self._buffer) - len(rest)])
-                self._buffer = rest
+            else:  # the range ends inside this block: after its count-th newline
+                self._buffer = self._buffer.split(b"\n", count)[-1]
                 count = 0
+        return self._offset - len(self._buffer)
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-def _gzip_file(source: str, target: str) -> None:
+def _gzip_range(source: str, start: int, end: int, target: str) -> None:
+    """Bytes ``[start, end)`` of ``source``, gzip-compressed into ``target``."""
     with open(source, "rb") as plain, gzip.open(target, "wb", compresslevel=CHUNK_COMPRESS_LEVEL) as packed:
-        shutil.copyfileobj(plain, packed, BLOCK_BYTES)
+        plain.seek(start)
+        left = end - start
+        while left > 0:
+            block = plain.read(min(BLOCK_BYTES, left))
+            if not block:
+                raise EOFError(f"{source} ended {left} bytes before the chunk's end")
+            packed.write(block)
+            left -= len(block)
 
 
 def _preview(value: Any) -> str:
