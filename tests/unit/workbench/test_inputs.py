@@ -383,11 +383,14 @@ _LINES = st.one_of(
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(_LINES, max_size=60), st.sampled_from([b"\n", b"\r\n"]), st.booleans(),
-       st.sampled_from([7, 64, 1 << 20]))
-def test_spooling_plain_url_blocks_at_once_equals_line_by_line(monkeypatch, lines, newline, final, block):
+       st.sampled_from([7, 64, 1 << 20]), st.booleans())
+def test_spooling_plain_url_blocks_at_once_equals_line_by_line(monkeypatch, lines, newline, final, block, one_match):
     """The spool checks and encodes a block of plain URLs at once: the same bytes and report as one
-    line at a time (small blocks and a small line limit, to cross block bounds and overlong lines)."""
+    line at a time (small blocks and a small line limit, to cross block bounds and overlong lines);
+    with one regex match a block (Python 3.11+) or one a line (Python 3.10)."""
     monkeypatch.setattr(inputs, "BLOCK_BYTES", block)
+    if not one_match:
+        monkeypatch.setattr(inputs, "_PLAIN_URL_LINES", None)
     monkeypatch.setattr(inputs, "MAX_LINE_BYTES", 48)
     data = newline.join(lines) + (newline if final else b"")
     detected, replay, first = inputs._peek_format(io.BytesIO(data), NAME, "text") if data.strip(
