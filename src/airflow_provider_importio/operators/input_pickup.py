@@ -20,7 +20,7 @@ PROGRESS_EVERY = 100_000
 #: to the peak, with 2 about 4 MB. The connection's ``service_config.s3.transfer_config_args`` overrides this.
 TRANSFER_CONFIG = {"max_concurrency": 2}
 #: Chunk files compressed and uploaded at once (each under 8 MiB is one PUT, its bytes in memory while
-#: it is sent): they overlap each other and the cutting of the next chunk files. A compressed chunk is
+#: it is sent), each read from its byte range of the spool. A compressed chunk is
 #: small, so the time goes to per-request latency, which more requests in flight hide (benchmarks/bench_pickup.py).
 CHUNK_WRITERS = 4
 
