@@ -500,8 +500,9 @@ def pickup_inputs(
     ``open_stream()`` opens the file (a ``FileNotFoundError`` becomes "``name`` does not exist", another
     ``OSError`` "``name`` cannot be read: <reason>");
     ``write_chunk(index, local_path, count)`` stores one chunk's gzip-compressed NDJSON file (named
-    :data:`CHUNK_NAME`) and returns its URI. Compressing and writing run in ``writers`` worker threads (at most that many at a time), while the next chunk files are
-    cut from the spool; a failure stops the pickup with that error once the writes under way end. The
+    :data:`CHUNK_NAME`) and returns its URI. Each chunk's byte range of the spool is read, compressed
+    and written in one of ``writers`` worker threads, while the main thread finds the next ranges;
+    a failure stops the pickup with that error once the writes under way end. The
     windows come from the delivery ``start``, ``data_hours``, ``chunk_collect_hours`` and ``chunks``
     (chunk ``i`` gets window ``i`` of the flow's ``chunks`` windows, also when fewer chunks are made).
     """
