@@ -2,13 +2,13 @@
 
 Project: ``ImportioInputPickupOperator.execute()`` reading a plain-text input file (one URL a line,
 59 MB at 1M URLs, as ``tests/integration/operators/test_input_pickup.py`` writes it) from moto's S3
-server and staging 48 NDJSON chunk objects back to it, through the ``aws_default`` connection (an
+server and staging its 48 chunks back to it as one object, through the ``aws_default`` connection (an
 ``AIRFLOW_CONN_AWS_DEFAULT`` variable). moto runs in its own process.
 
 Baselines, plain streamed reads of the same object by a boto3 client's ``get_object``, nothing
 written: its body's lines (``Body.iter_lines()``, counted) — target: project ≤ 1.5× it — and its
 body read to the end in 1 MiB blocks (no target: moto serves a GET at several hundred MB/s, while
-the project also writes 70 MB of chunks back, which moto takes at ~100 MB/s).
+the project also compresses 70 MB of chunks and writes the 2.8 MB of them back).
 
 Memory: the project's peak RSS growth (one run in a forked child) at 100,000 and at 1,000,000 URLs
 — flat when the tenfold input adds less than 16 MB (the integration test's bound).

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-from collections.abc import Iterator
+import io
+import os
+from collections.abc import Iterator, Sequence
 from typing import Any, BinaryIO
 
 
@@ -13,35 +15,59 @@ class SourceNotFoundError(FileNotFoundError):
 
 
 @contextlib.contextmanager
-def open_uri(uri: str, aws_conn_id: str | None = "aws_default", *, s3_hook: Any = None) -> Iterator[BinaryIO]:
+def open_uri(uri: str, aws_conn_id: str | None = "aws_default", *, s3_hook: Any = None,
+             byte_range: Sequence[int] | None = None) -> Iterator[BinaryIO]:
     """A binary stream of the object or file, read as it is consumed (nothing is loaded whole);
     gzip-decompressed when the name ends in ``.gz``.
 
-    ``s3_hook``: an ``S3Hook`` to reuse (one boto3 client less in memory)."""
+    ``s3_hook``: an ``S3Hook`` to reuse (one boto3 client less in memory). ``byte_range``: only bytes
+    ``[start, end)`` (a ranged ``GetObject``), e.g. one gzip member of a staged pickup."""
+    span = _checked_range(uri, byte_range)
     if uri.endswith(".gz"):
-        with _open_raw(uri, aws_conn_id, s3_hook) as raw, gzip.GzipFile(fileobj=raw, mode="rb") as plain:
+        with _open_raw(uri, aws_conn_id, s3_hook, span) as raw, gzip.GzipFile(fileobj=raw, mode="rb") as plain:
             yield plain  # type: ignore[misc]
         return
-    with _open_raw(uri, aws_conn_id, s3_hook) as raw:
+    with _open_raw(uri, aws_conn_id, s3_hook, span) as raw:
         yield raw
 
 
+def _checked_range(uri: str, byte_range: Sequence[int] | None) -> tuple[int, int] | None:
+    if byte_range is None:
+        return None
+    try:
+        start, end = (int(b) for b in byte_range)
+    except (TypeError, ValueError):
+        raise ValueError(f"byte range of {uri} must be [start, end), not {byte_range!r}") from None
+    if not 0 <= start < end:
+        raise ValueError(f"byte range of {uri} must be [start, end) with 0 ≤ start < end, not {byte_range!r}")
+    return start, end
+
+
 @contextlib.contextmanager
-def _open_raw(uri: str, aws_conn_id: str | None, s3_hook: Any) -> Iterator[BinaryIO]:
+def _open_raw(uri: str, aws_conn_id: str | None, s3_hook: Any,
+              span: tuple[int, int] | None) -> Iterator[BinaryIO]:
+    where = f"{uri} bytes [{span[0]}, {span[1]})" if span else uri
     if uri.startswith("s3://"):
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
         from botocore.exceptions import ClientError
 
         hook = s3_hook or S3Hook(aws_conn_id=aws_conn_id)
         bucket, key = hook.parse_s3_url(uri)
+        extra = {"Range": f"bytes={span[0]}-{span[1] - 1}"} if span else {}
         try:  # the client's GetObject: no HEAD first, no boto3 resource (get_key has both)
-            body = hook.get_conn().get_object(Bucket=bucket, Key=key)["Body"]
+            answer = hook.get_conn().get_object(Bucket=bucket, Key=key, **extra)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code in ("NoSuchKey", "404", "NoSuchBucket", "NotFound"):
                 raise SourceNotFoundError(f"{uri} does not exist ({code})") from None
+            if code == "InvalidRange":
+                raise SourceRangeError(f"{where} is past the end of the object: was it replaced?") from None
             raise
+        body = answer["Body"]
         try:
+            if span and answer.get("ContentLength") != span[1] - span[0]:
+                raise SourceRangeError(f"{where}: the object holds only {answer.get('ContentLength')} of them "
+                                       "from there: was it replaced?")
             yield body
         finally:
             body.close()
@@ -54,7 +80,33 @@ def _open_raw(uri: str, aws_conn_id: str | None, s3_hook: Any) -> Iterator[Binar
     except FileNotFoundError:
         raise SourceNotFoundError(f"{path} does not exist") from None
     with handle:
-        yield handle
+        if not span:
+            yield handle
+            return
+        handle.seek(span[0])
+        if os.fstat(handle.fileno()).st_size < span[1]:
+            raise SourceRangeError(f"{where} is past the end of the file: was it replaced?")
+        yield _Bounded(handle, span[1] - span[0])  # type: ignore[misc]
+
+
+class SourceRangeError(ValueError):
+    """A byte range reaches past the end of the object or file (it was replaced since it was described)."""
+
+
+class _Bounded(io.RawIOBase):
+    """The next ``size`` bytes of ``handle``, then end of file."""
+
+    def __init__(self, handle: BinaryIO, size: int) -> None:
+        self._handle, self._left = handle, size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        view = memoryview(target)[:self._left]
+        read = self._handle.readinto(view) if view.nbytes else 0  # type: ignore[attr-defined]
+        self._left -= read or 0
+        return read or 0
 
 
 def write_file(local_path: str, uri: str, aws_conn_id: str | None = "aws_default") -> str:
@@ -66,7 +118,6 @@ def write_file(local_path: str, uri: str, aws_conn_id: str | None = "aws_default
         bucket, key = hook.parse_s3_url(uri)
         hook.load_file(local_path, key, bucket_name=bucket, replace=True)
         return uri
-    import os
     import shutil
 
     path = uri[len("file://"):] if uri.startswith("file://") else uri

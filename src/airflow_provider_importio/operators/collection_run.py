@@ -53,7 +53,8 @@ class ImportioCollectionRunOperator(BaseOperator):
     Mapped over ``(chunk, source)`` pairs in a flow DAG (see :func:`collection_runs`).
 
     :param chunk: a chunk descriptor from the input pickup: ``index``, ``uri`` (``None`` runs the
-        extractor's default inputs), ``count``, ``start``, ``collect_by`` (ISO 8601).
+        extractor's default inputs) and ``byte_range`` (the chunk's ``[start, end)`` in it; ``None``:
+        all of it), ``count``, ``start``, ``collect_by`` (ISO 8601).
     :param source: ``{"slug": ..., "extractor_id": ...}``.
     :param project: project slug. :param collection: collection slug. :param flow: flow slug.
     :param results_uri: ``s3://bucket/prefix`` or a local directory for the snapshots' JSON results
@@ -329,9 +330,15 @@ class ImportioCollectionRunOperator(BaseOperator):
         from airflow_provider_importio.hooks.object_source import open_uri
         from airflow_provider_importio.workbench.record_files import iter_records
 
-        with open_uri(str(uri), self.aws_conn_id) as stream:
-            count = hook.update_extractor_inputs(self._extractor_id, iter_records(stream, "ndjson", name=str(uri)))
-        self.log.info("Put %d inputs from %s on extractor %s", count, uri, self._extractor_id)
+        span = self.chunk.get("byte_range")
+        where = f"{uri} bytes [{span[0]}, {span[1]})" if span else str(uri)
+        with open_uri(str(uri), self.aws_conn_id, byte_range=span) as stream:
+            count = hook.update_extractor_inputs(self._extractor_id, iter_records(stream, "ndjson", name=where))
+        expected = self.chunk.get("count")
+        if expected is not None and count != int(expected):
+            raise RuntimeError(f"{where} holds {count} inputs, but the pickup staged {expected} there: "
+                               "was the staged object replaced? Clear the pickup task to stage it again")
+        self.log.info("Put %d inputs from %s on extractor %s", count, where, self._extractor_id)
         return count
 
     def _adopt_running(self, hook: ImportioHook, since: dt.datetime, error: Exception) -> str:

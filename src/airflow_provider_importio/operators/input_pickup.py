@@ -15,13 +15,12 @@ if TYPE_CHECKING:
     from airflow_provider_importio.workbench.inputs import PickupReport
 
 PROGRESS_EVERY = 100_000
-#: Managed-transfer settings for chunk uploads. A multipart upload (chunks over 8 MiB) holds several
-#: 8 MiB parts per concurrent request in memory: with boto3's default of 10 a 270 MB chunk added ~55 MB
-#: to the peak, with 2 about 4 MB. The connection's ``service_config.s3.transfer_config_args`` overrides this.
+#: Managed-transfer settings for the staged object's upload. A multipart upload (over 8 MiB) holds
+#: several 8 MiB parts per concurrent request in memory: with boto3's default of 10 a 270 MB file added
+#: ~55 MB to the peak, with 2 about 4 MB. The connection's ``service_config.s3.transfer_config_args``
+#: overrides this.
 TRANSFER_CONFIG = {"max_concurrency": 2}
-#: Chunk files compressed and uploaded at once (each under 8 MiB is one PUT, its bytes in memory while
-#: it is sent), each read from its byte range of the spool. A compressed chunk is
-#: small, so the time goes to per-request latency, which more requests in flight hide (benchmarks/bench_pickup.py).
+#: Chunks compressed at once, each read from its byte range of the spool (zlib lets go of the GIL).
 CHUNK_WRITERS = 4
 
 
@@ -33,21 +32,23 @@ class ImportioInputPickupOperator(BaseOperator):
     :func:`~airflow_provider_importio.workbench.inputs.expand_input_uri`) and read through the Amazon
     provider's ``S3Hook`` as a stream. Inputs (a JSON array, NDJSON, or one URL a line) are checked;
     bad ones are counted and logged with their line numbers. The valid ones are split, in order, into
-    ``chunks`` balanced chunks written to ``<staging_uri>/chunk-NNNN.ndjson.gz`` (Import.io NDJSON inputs,
-    gzip-compressed; a ``.gz`` input file is decompressed as it is read);
-    a re-run writes the same keys and deletes chunk files it no longer makes. Fails with
+    ``chunks`` balanced chunks, staged as one object ``<staging_uri>/chunks.ndjson.gz`` with one upload:
+    each chunk's Import.io NDJSON inputs a gzip member, one after another (a ``.gz`` input file is
+    decompressed as it is read). A re-run replaces that object and deletes the ``chunk-NNNN.ndjson[.gz]``
+    files of earlier versions. Fails with
     :class:`~airflow_provider_importio.workbench.inputs.InputFileError` for a missing or empty file,
     a malformed JSON array, or a file whose every input is bad.
 
-    Returns (XCom) a list of chunk descriptors ``{"index", "uri", "count", "first_input", "start",
-    "collect_by"}`` — for ``.expand()`` — and pushes the pickup report under the XCom key
-    ``pickup_report``. Without ``input_uri`` it returns one descriptor with ``uri`` and ``count``
-    ``None``: the extractor runs its own default inputs.
+    Returns (XCom) a list of chunk descriptors ``{"index", "uri", "byte_range", "count", "first_input",
+    "start", "collect_by"}`` (``byte_range``: the ``[start, end)`` bytes of the chunk's gzip member) —
+    for ``.expand()`` — and pushes the pickup report under the XCom key
+    ``pickup_report``. Without ``input_uri`` it returns one descriptor with ``uri``, ``byte_range``
+    and ``count`` ``None``: the extractor runs its own default inputs.
 
     :param input_uri: ``s3://…`` (or a local path) of the input file, or its template (templated);
         ``None`` for the extractor's default inputs.
     :param chunks: how many chunks to make (templated); fewer when there are fewer valid inputs.
-    :param staging_uri: ``s3://bucket/prefix`` (or a local directory) for the chunk files (templated);
+    :param staging_uri: ``s3://bucket/prefix`` (or a local directory) for the staged object (templated);
         make it unique per DAG run, e.g. ``s3://bucket/_staging/<project>/<flow>/<source>/{{ run_id }}``.
     :param data_hours: the flow's ``dataHours``.
     :param chunk_collect_hours: the flow's ``chunkCollectHours`` (default ``data_hours``).
@@ -132,15 +133,16 @@ class ImportioInputPickupOperator(BaseOperator):
         from airflow_provider_importio.hooks.object_source import open_uri
 
         pickup = pickup_inputs(
-            lambda: open_uri(uri, self.aws_conn_id, s3_hook=stage.hook if uri.startswith("s3://") else None), name=uri, chunks=chunks, write_chunk=stage.write,
+            lambda: open_uri(uri, self.aws_conn_id, s3_hook=stage.hook if uri.startswith("s3://") else None),
+            name=uri, chunks=chunks, stage=stage.write,
             start=start, data_hours=self.data_hours, chunk_collect_hours=self.chunk_collect_hours, fmt=fmt,
             progress=self._progress, progress_every=PROGRESS_EVERY, writers=CHUNK_WRITERS,
         )
         removed = stage.remove_stale()
         report = pickup.report
-        self.log.info("%s; staged %d chunk(s) of %s inputs under %s%s", report.summary(), len(pickup.chunks),
-                      "/".join(sorted({str(c.count) for c in pickup.chunks}, key=int)), stage.base,
-                      f"; removed {len(removed)} stale chunk file(s) of an earlier try" if removed else "")
+        self.log.info("%s; staged %d chunk(s) of %s inputs as %s%s", report.summary(), len(pickup.chunks),
+                      "/".join(sorted({str(c.count) for c in pickup.chunks}, key=int)), pickup.chunks[0].uri,
+                      f"; removed {len(removed)} chunk file(s) of an earlier version" if removed else "")
         if report.bad:
             self._warn_bad(report)
         ti = context.get("ti")
@@ -158,12 +160,11 @@ class ImportioInputPickupOperator(BaseOperator):
 
 
 class _Stage:
-    """Where chunk files go: ``s3://bucket/prefix`` (through ``S3Hook``) or a local directory."""
+    """Where the staged object goes: ``s3://bucket/prefix`` (through ``S3Hook``) or a local directory."""
 
     def __init__(self, base: str, aws_conn_id: str | None) -> None:
         self.base = base.rstrip("/")
         self.aws_conn_id = aws_conn_id
-        self.written: set[str] = set()
         self._hook: Any = None
         if self.base.startswith("s3://"):
             bucket, _, prefix = self.base[len("s3://"):].partition("/")
@@ -181,32 +182,32 @@ class _Stage:
             self._hook = S3Hook(aws_conn_id=self.aws_conn_id, transfer_config_args=dict(TRANSFER_CONFIG))
         return self._hook
 
-    def write(self, index: int, path: str, count: int) -> str:
-        from airflow_provider_importio.workbench.inputs import CHUNK_NAME
+    def write(self, path: str) -> str:
+        """Put the staged file under the base (replacing it; a local one atomically); its URI."""
+        from airflow_provider_importio.workbench.inputs import STAGED_NAME
 
-        name = CHUNK_NAME.format(index=index)
-        self.written.add(name)
         if self.bucket is None:
             os.makedirs(self.prefix, exist_ok=True)
-            target = os.path.join(self.prefix, name)
-            shutil.copyfile(path, target)
+            target = os.path.join(self.prefix, STAGED_NAME)
+            shutil.copyfile(path, f"{target}.partial")
+            os.replace(f"{target}.partial", target)
             return target
-        key = self.prefix + name
+        key = self.prefix + STAGED_NAME
         self.hook.load_file(path, key, bucket_name=self.bucket, replace=True)
         return f"s3://{self.bucket}/{key}"
 
     def remove_stale(self) -> list[str]:
-        """Delete ``chunk-NNNN.ndjson[.gz]`` files under the base that this try did not write."""
+        """Delete the ``chunk-NNNN.ndjson[.gz]`` files that versions before the single staged object wrote."""
         from airflow_provider_importio.workbench.inputs import CHUNK_NAME_RE
 
         if self.bucket is None:
             names = os.listdir(self.prefix) if os.path.isdir(self.prefix) else []
-            stale = [n for n in names if CHUNK_NAME_RE.fullmatch(n) and n not in self.written]
+            stale = [n for n in names if CHUNK_NAME_RE.fullmatch(n)]
             for name in stale:
                 os.unlink(os.path.join(self.prefix, name))
             return stale
         keys = self.hook.list_keys(bucket_name=self.bucket, prefix=self.prefix + "chunk-") or []
-        stale = [k for k in keys if CHUNK_NAME_RE.fullmatch(k[len(self.prefix):]) and k[len(self.prefix):] not in self.written]
+        stale = [k for k in keys if CHUNK_NAME_RE.fullmatch(k[len(self.prefix):])]
         if stale:
             self.hook.delete_objects(self.bucket, stale)
         return stale

@@ -14,6 +14,9 @@ stream (S3) and the chunk writer. See ``docs/inputs.md`` for the rules and messa
 * **Chunks**: the ``n`` valid inputs are split, in order, into ``k = min(chunks, n)`` contiguous
   ranges; chunk ``i`` holds inputs ``[i·n//k, (i+1)·n//k)`` (sizes differ by at most one). Valid
   inputs are spooled to a local temporary file first, so memory stays flat however large the input.
+* **Staging**: one object a pickup (:data:`STAGED_NAME`), the chunks' NDJSON as consecutive gzip
+  members; a chunk descriptor names the object and its member's ``byte_range``. Decompressed whole,
+  the object is every valid input in order.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import gzip
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 import zlib
@@ -49,10 +53,11 @@ MAX_EXAMPLES = 100
 #: How many examples the "every input is invalid" message quotes.
 MESSAGE_EXAMPLES = 5
 PREVIEW_CHARS = 80
-#: A staged chunk: NDJSON, gzip-compressed (25× fewer bytes to upload for plain URLs; readers of
-#: ``.gz`` URIs decompress, see :func:`~airflow_provider_importio.hooks.object_source.open_uri`).
-CHUNK_NAME = "chunk-{index:04d}.ndjson.gz"
-#: Chunk files a pickup may have staged (``.ndjson`` from versions before compression), for clean-up.
+#: The staged object: each chunk's NDJSON gzip-compressed (25× fewer bytes to upload for plain URLs),
+#: one gzip member after another, so one upload stages them all and a chunk is one ranged read
+#: (:func:`~airflow_provider_importio.hooks.object_source.open_uri` with ``byte_range``).
+STAGED_NAME = "chunks.ndjson.gz"
+#: Chunk files that versions before the single staged object wrote, one a chunk, for clean-up.
 CHUNK_NAME_RE = re.compile(r"chunk-\d{4,}\.ndjson(?:\.gz)?")
 #: What each chunk writer reads of the spool at a time: small, as several run at once.
 WRITER_BLOCK_BYTES = 1 << 18
@@ -133,8 +138,9 @@ class InputItem(NamedTuple):
 
 @dataclass(frozen=True)
 class InputChunk:
-    """A chunk descriptor: the staged NDJSON file (``None``: the extractor's default inputs), how many
-    inputs it holds, the offset of its first input among the valid ones, and its collect window."""
+    """A chunk descriptor: the staged object (``None``: the extractor's default inputs) and the
+    ``[start, end)`` byte range of the chunk's gzip member in it (``None``: the whole object), how
+    many inputs it holds, the offset of its first input among the valid ones, and its collect window."""
 
     index: int
     uri: str | None
@@ -142,11 +148,14 @@ class InputChunk:
     first_input: int
     start: datetime
     collect_by: datetime
+    byte_range: tuple[int, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able (XCom): datetimes as ISO 8601 strings."""
-        return {"index": self.index, "uri": self.uri, "count": self.count, "first_input": self.first_input,
-                "start": self.start.isoformat(), "collect_by": self.collect_by.isoformat()}
+        """JSON-able (XCom): datetimes as ISO 8601 strings, the byte range as a two-item list."""
+        return {"index": self.index, "uri": self.uri,
+                "byte_range": list(self.byte_range) if self.byte_range else None, "count": self.count,
+                "first_input": self.first_input, "start": self.start.isoformat(),
+                "collect_by": self.collect_by.isoformat()}
 
 
 @dataclass(frozen=True)
@@ -485,7 +494,7 @@ def pickup_inputs(
     *,
     name: str,
     chunks: int,
-    write_chunk: Callable[[int, str, int], str],
+    stage: Callable[[str], str],
     start: datetime,
     data_hours: float,
     chunk_collect_hours: float | None = None,
@@ -495,14 +504,15 @@ def pickup_inputs(
     workdir: str | None = None,
     writers: int = 1,
 ) -> Pickup:
-    """Read the input file, spool its valid inputs, and stage them as balanced chunks.
+    """Read the input file, spool its valid inputs, and stage them as balanced chunks in one object.
 
     ``open_stream()`` opens the file (a ``FileNotFoundError`` becomes "``name`` does not exist", another
     ``OSError`` "``name`` cannot be read: <reason>");
-    ``write_chunk(index, local_path, count)`` stores one chunk's gzip-compressed NDJSON file (named
-    :data:`CHUNK_NAME`) and returns its URI. Each chunk's byte range of the spool is read, compressed
-    and written in one of ``writers`` worker threads, while the main thread finds the next ranges;
-    a failure stops the pickup with that error once the writes under way end. The
+    ``stage(local_path)`` stores the staged file (named :data:`STAGED_NAME`: each chunk's NDJSON a gzip
+    member, in order) and returns its URI; each chunk descriptor carries its member's byte range.
+    Chunks are compressed in ``writers`` worker threads, each from its byte range of the spool, while
+    the main thread finds the next ranges and appends finished members in order; a failure stops the
+    pickup with that error once the compressions under way end. The
     windows come from the delivery ``start``, ``data_hours``, ``chunk_collect_hours`` and ``chunks``
     (chunk ``i`` gets window ``i`` of the flow's ``chunks`` windows, also when fewer chunks are made).
     """
@@ -523,36 +533,53 @@ def pickup_inputs(
                 except (gzip.BadGzipFile, EOFError, zlib.error) as exc:  # a broken ``.gz`` input file
                     raise InputFileError(f"{name} is not a readable gzip file: {exc}") from exc
         bounds = chunk_bounds(report.valid, chunks)
-
-        def write(index: int, start: int, end: int, count: int) -> str:
-            packed = os.path.join(tmp, CHUNK_NAME.format(index=index))
-            _gzip_range(spool_path, start, end, packed)  # zlib and file reads let go of the GIL
-            uri = write_chunk(index, packed, count)
-            os.unlink(packed)
-            return uri
-
-        uris: list[str] = []
-        with open(spool_path, "rb") as spool, ThreadPoolExecutor(max_workers=writers,
-                                                                thread_name_prefix="chunk-writer") as pool:
-            pending: deque[Future[str]] = deque()
-            try:
-                lines = _LineOffsets(spool)
-                start = 0
-                for index, (first, end) in enumerate(bounds):
-                    if len(pending) > writers:  # a chunk or two ahead of the writers, not all of them
-                        uris.append(pending.popleft().result())
-                    stop = lines.after(end - first)
-                    pending.append(pool.submit(write, index, start, stop, end - first))
-                    start = stop
-                uris.extend(future.result() for future in pending)
-            except BaseException:
-                for future in pending:
-                    future.cancel()
-                raise
-    staged = [InputChunk(index=index, uri=uri, count=end - first, first_input=first,
-                         start=windows[index].start, collect_by=windows[index].collect_by)
-              for index, ((first, end), uri) in enumerate(zip(bounds, uris))]
+        staged_path = os.path.join(tmp, STAGED_NAME)
+        ranges = _stage_members(spool_path, staged_path, [end - first for first, end in bounds], tmp, writers)
+        uri = stage(staged_path)
+    staged = [InputChunk(index=index, uri=uri, count=end - first, first_input=first, start=windows[index].start,
+                         collect_by=windows[index].collect_by, byte_range=member)
+              for index, ((first, end), member) in enumerate(zip(bounds, ranges))]
     return Pickup(report=report, chunks=staged)
+
+
+def _stage_members(spool_path: str, staged_path: str, counts: list[int], tmp: str,
+                   writers: int) -> list[tuple[int, int]]:
+    """Write each run of ``counts[i]`` spool lines to ``staged_path`` as one gzip member, in order; the
+    ``[start, end)`` byte range of each member. Members are compressed in ``writers`` threads (zlib and
+    file reads let go of the GIL) into part files, appended here as they finish in order."""
+    ranges: list[tuple[int, int]] = []
+
+    def compress(index: int, start: int, end: int) -> str:
+        part = os.path.join(tmp, f"part-{index:04d}.gz")
+        _gzip_range(spool_path, start, end, part)
+        return part
+
+    def append(part: str) -> None:
+        offset = staged.tell()
+        with open(part, "rb") as member:
+            shutil.copyfileobj(member, staged, WRITER_BLOCK_BYTES)
+        os.unlink(part)
+        ranges.append((offset, staged.tell()))
+
+    with open(spool_path, "rb") as spool, open(staged_path, "wb") as staged, ThreadPoolExecutor(
+            max_workers=writers, thread_name_prefix="chunk-writer") as pool:
+        pending: deque[Future[str]] = deque()
+        try:
+            lines = _LineOffsets(spool)
+            start = 0
+            for index, count in enumerate(counts):
+                if len(pending) > writers:  # a chunk or two ahead of the writers, not all of them
+                    append(pending.popleft().result())
+                stop = lines.after(count)
+                pending.append(pool.submit(compress, index, start, stop))
+                start = stop
+            while pending:
+                append(pending.popleft().result())
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+    return ranges
 
 
 class _LineOffsets:

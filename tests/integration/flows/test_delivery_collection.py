@@ -97,13 +97,11 @@ def test_a_delivery_makes_a_snapshot_per_chunk_and_source(importio_emulator, mot
         assert [s.chunk for s in mine] == list(range(10))
         assert sum(s.input_count for s in mine) == len(items)
         assert sum(s.row_count for s in mine) == sum(len(emulator.expected_rows(u)) for u in items)
-        staged = []  # the chunk files together hold exactly the valid inputs, in order
-        for obj in sorted(s3.list_objects_v2(Bucket="work", Prefix="artifacts/staging/")["Contents"],
-                          key=lambda o: o["Key"]):
-            if f"/{slug}/chunk-" in obj["Key"]:
-                assert obj["Key"].endswith(".ndjson.gz")
-                body = gzip.decompress(s3.get_object(Bucket="work", Key=obj["Key"])["Body"].read()).decode()
-                staged += [json.loads(line)["_url"] for line in body.splitlines() if line.strip()]
-        assert staged == items
+        # one staged object a source, its chunks' gzip members together exactly the valid inputs, in order
+        keys = [obj["Key"] for obj in s3.list_objects_v2(Bucket="work", Prefix="artifacts/staging/")["Contents"]
+                if f"/{slug}/" in obj["Key"]]
+        assert len(keys) == 1 and keys[0].endswith(f"/{slug}/chunks.ndjson.gz"), keys
+        body = gzip.decompress(s3.get_object(Bucket="work", Key=keys[0])["Body"].read()).decode()
+        assert [json.loads(line)["_url"] for line in body.splitlines() if line.strip()] == items
     assert len(emulator.crawl_runs()) == 20
     assert deferred_seen, "no collection run was seen in the deferred state"

@@ -229,3 +229,25 @@ def test_the_domain_caps_runs_of_different_extractors(env):
     assert not errors, errors
     first, second = sorted((emulator.crawl_runs(e)[0] for e in extractors), key=lambda r: r["startedAt"])
     assert first["stoppedAt"] <= second["startedAt"]  # one run at a time on shop.example
+
+
+def test_chunks_are_read_from_their_byte_ranges_of_the_staged_object(env):
+    """The pickup stages one object; each collection run puts exactly its own chunk's inputs."""
+    from airflow_provider_importio.operators.input_pickup import ImportioInputPickupOperator
+
+    emulator, s3 = env
+    extractor = emulator.add_extractor(name="Shop A")["guid"]
+    urls = [f"https://shop.example/r/{i}" for i in range(9)]
+    s3.put_object(Bucket="work", Key="inputs/urls.txt", Body="\n".join(urls).encode())
+    described = ImportioInputPickupOperator(task_id="pickup", input_uri="s3://work/inputs/urls.txt", chunks=2,
+                                            staging_uri="s3://work/staging/run-1", data_hours=1).execute(context())
+    assert {d["uri"] for d in described} == {"s3://work/staging/run-1/chunks.ndjson.gz"}
+    results = [operator(chunk, extractor).execute(context()) for chunk in described]
+    assert [result_urls(s3, r["results_uri"]) for r in results] == [urls[:4], urls[4:]]
+    assert [r["inputs"] for r in results] == [4, 5]
+
+    wrong = dict(described[0], count=5)  # a descriptor that no longer matches the object
+    with pytest.raises(RuntimeError, match=r"^s3://work/staging/run-1/chunks\.ndjson\.gz bytes \[0, \d+\) holds 4 "
+                                           r"inputs, but the pickup staged 5 there: was the staged object replaced\?"):
+        operator(wrong, extractor).execute(context("manual__2"))
+    assert len(emulator.crawl_runs(extractor)) == 2  # no crawl started for it

@@ -45,11 +45,22 @@ def stage_keys(s3) -> list[str]:
     return [obj["Key"] for obj in s3.list_objects_v2(Bucket="stage", Prefix=STAGING_PREFIX).get("Contents", [])]
 
 
-def staged(s3) -> dict[str, list[dict]]:
-    """The gzip-compressed NDJSON chunk objects under the staging prefix, parsed."""
-    return {key: [json.loads(line) for line in
-                  gzip.decompress(s3.get_object(Bucket="stage", Key=key)["Body"].read()).decode().splitlines()]
-            for key in stage_keys(s3) if key.endswith(".ndjson.gz")}
+STAGED = f"s3://stage/{STAGING_PREFIX}chunks.ndjson.gz"
+
+
+def read_chunks(described: list[dict]) -> list[list[dict]]:
+    """Each chunk's inputs, read from its byte range of the staged object as the collection run reads them."""
+    chunks = []
+    for d in described:
+        with open_uri(d["uri"], byte_range=d["byte_range"]) as stream:
+            chunks.append([json.loads(line) for line in stream.read().decode().splitlines()])
+    return chunks
+
+
+def whole(s3, key: str = f"{STAGING_PREFIX}chunks.ndjson.gz") -> list[dict]:
+    """The staged object decompressed whole (its gzip members one after another)."""
+    body = s3.get_object(Bucket="stage", Key=key)["Body"].read()
+    return [json.loads(line) for line in gzip.decompress(body).decode().splitlines()]
 
 
 def objects(n: int) -> list[dict]:
@@ -71,10 +82,12 @@ def test_each_format_is_staged_as_balanced_chunks_holding_exactly_the_valid_inpu
 
     described = pickup().execute(CONTEXT)
 
-    chunks = staged(s3)
-    assert [d["uri"] for d in described] == [f"s3://stage/{STAGING_PREFIX}chunk-{i:04d}.ndjson.gz" for i in range(3)]
-    assert [row for key in sorted(chunks) for row in chunks[key]] == expected
-    assert [d["count"] for d in described] == [len(chunks[d["uri"][len("s3://stage/"):]]) for d in described] == [3, 3, 4]
+    chunks = read_chunks(described)
+    assert [d["uri"] for d in described] == [STAGED] * 3 and stage_keys(s3) == [f"{STAGING_PREFIX}chunks.ndjson.gz"]
+    assert [row for chunk in chunks for row in chunk] == expected == whole(s3)
+    assert [d["count"] for d in described] == [len(chunk) for chunk in chunks] == [3, 3, 4]
+    ranges = [d["byte_range"] for d in described]
+    assert ranges[0][0] == 0 and all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))  # members back to back
     assert [d["first_input"] for d in described] == [0, 3, 6]
     assert [(d["start"], d["collect_by"]) for d in described] == [
         ("2026-01-05T06:00:00+00:00", "2026-01-05T07:00:00+00:00"),
@@ -84,18 +97,30 @@ def test_each_format_is_staged_as_balanced_chunks_holding_exactly_the_valid_inpu
     json.dumps(described)
 
 
-def test_a_rerun_overwrites_the_same_keys_and_removes_chunks_it_no_longer_makes(s3):
+def test_a_rerun_replaces_the_staged_object_and_removes_chunk_files_of_earlier_versions(s3):
     s3.put_object(Bucket="inputs", Key=INPUT_KEY, Body=FORMATS["ndjson"](objects(10)))
     first = pickup(chunks=4).execute(CONTEXT)
     assert pickup(chunks=4).execute(CONTEXT) == first
-    assert sorted(staged(s3)) == [f"{STAGING_PREFIX}chunk-{i:04d}.ndjson.gz" for i in range(4)]
+    assert stage_keys(s3) == [f"{STAGING_PREFIX}chunks.ndjson.gz"] and whole(s3) == objects(10)
 
     s3.put_object(Bucket="stage", Key=f"{STAGING_PREFIX}notes.txt", Body=b"kept")
+    for name in ("chunk-0000.ndjson.gz", "chunk-0007.ndjson"):  # one object a chunk, as versions before 0.x wrote
+        s3.put_object(Bucket="stage", Key=STAGING_PREFIX + name, Body=b"stale")
     s3.put_object(Bucket="inputs", Key=INPUT_KEY, Body=FORMATS["text"](objects(2)))
     second = pickup(chunks=4).execute(CONTEXT)
     assert [d["count"] for d in second] == [1, 1]
-    assert sorted(stage_keys(s3)) == [f"{STAGING_PREFIX}chunk-0000.ndjson.gz", f"{STAGING_PREFIX}chunk-0001.ndjson.gz",
-                                      f"{STAGING_PREFIX}notes.txt"]
+    assert sorted(stage_keys(s3)) == [f"{STAGING_PREFIX}chunks.ndjson.gz", f"{STAGING_PREFIX}notes.txt"]
+    assert read_chunks(second) == [[{"_url": "https://shop.example/p/0"}], [{"_url": "https://shop.example/p/1"}]]
+
+
+def test_a_chunk_read_after_its_staged_object_was_replaced_is_a_clear_error(s3):
+    s3.put_object(Bucket="inputs", Key=INPUT_KEY, Body=FORMATS["text"](objects(40)))
+    described = pickup(chunks=2).execute(CONTEXT)
+    s3.put_object(Bucket="inputs", Key=INPUT_KEY, Body=FORMATS["text"](objects(2)))
+    pickup(chunks=2).execute(CONTEXT)  # a later pickup under the same staging URI: a smaller object
+    start, end = described[1]["byte_range"]
+    with pytest.raises(ValueError, match=rf"^{STAGED} bytes \[{start}, {end}\).*was it replaced\?"):
+        read_chunks(described[1:])
 
 
 def test_a_partly_bad_file_succeeds_and_logs_the_bad_lines(s3, capsys):
@@ -109,7 +134,7 @@ def test_a_partly_bad_file_succeeds_and_logs_the_bad_lines(s3, capsys):
 
     described = pickup(chunks=2).execute({**CONTEXT, "ti": TI()})
 
-    assert [row["_url"] for rows in staged(s3).values() for row in rows] == \
+    assert [row["_url"] for rows in read_chunks(described) for row in rows] == \
         ["https://shop.example/p/1", "https://shop.example/p/2"]
     assert [d["count"] for d in described] == [1, 1]
     uri = f"s3://inputs/{INPUT_KEY}"
@@ -120,7 +145,7 @@ def test_a_partly_bad_file_succeeds_and_logs_the_bad_lines(s3, capsys):
     assert (f"2 of the 4 inputs in {uri} are invalid and were left out; all of them:\n"
             "  line 2: 'not a url' is not an absolute http(s) URL\n"
             "  line 4: 'ftp://shop.example/x' is not an absolute http(s) URL") in logged
-    assert f"4 inputs in {uri} (text): 2 valid, 2 bad; staged 2 chunk(s) of 1 inputs" in logged
+    assert f"4 inputs in {uri} (text): 2 valid, 2 bad; staged 2 chunk(s) of 1 inputs as {STAGED}" in logged
 
 
 @pytest.mark.parametrize(
@@ -152,7 +177,7 @@ def test_a_missing_bucket_is_a_missing_object(s3):
 
 def test_without_an_input_uri_one_chunk_runs_the_extractors_defaults(s3):
     assert pickup(input_uri=None, chunks=5).execute(CONTEXT) == [{
-        "index": 0, "uri": None, "count": None, "first_input": 0,
+        "index": 0, "uri": None, "byte_range": None, "count": None, "first_input": 0,
         "start": "2026-01-05T06:00:00+00:00", "collect_by": "2026-01-05T09:00:00+00:00"}]
     assert stage_keys(s3) == []
 
@@ -179,18 +204,24 @@ def test_local_input_and_staging_directory(tmp_path):
     (stage / "chunk-0009.ndjson.gz").write_text("stale")
     (stage / "chunk-0000.ndjson").write_text("stale, uncompressed (an older version's name)")
     described = pickup(input_uri=str(source), staging_uri=str(stage), chunks=2).execute(CONTEXT)
-    assert [d["uri"] for d in described] == [str(stage / "chunk-0000.ndjson.gz"), str(stage / "chunk-0001.ndjson.gz")]
-    assert sorted(p.name for p in stage.iterdir()) == ["chunk-0000.ndjson.gz", "chunk-0001.ndjson.gz"]
-    assert gzip.decompress((stage / "chunk-0000.ndjson.gz").read_bytes()) == b'{"_url":"https://a.io/1","q":1}\n'
-    with open_uri(str(stage / "chunk-0001.ndjson.gz")) as chunk:  # what the collection run reads
+    assert [d["uri"] for d in described] == [str(stage / "chunks.ndjson.gz")] * 2
+    assert sorted(p.name for p in stage.iterdir()) == ["chunks.ndjson.gz"]
+    assert gzip.decompress((stage / "chunks.ndjson.gz").read_bytes()) == (
+        b'{"_url":"https://a.io/1","q":1}\n{"_url":"https://a.io/2"}\n{"_url":"https://a.io/3"}\n')
+    with open_uri(described[1]["uri"], byte_range=described[1]["byte_range"]) as chunk:  # as the collection run reads
         assert chunk.read() == b'{"_url":"https://a.io/2"}\n{"_url":"https://a.io/3"}\n'
+    with open_uri(described[0]["uri"], byte_range=described[0]["byte_range"]) as chunk:
+        assert chunk.read() == b'{"_url":"https://a.io/1","q":1}\n'
+    with pytest.raises(ValueError, match=r"past the end of the file: was it replaced\?"):
+        with open_uri(described[1]["uri"], byte_range=[described[1]["byte_range"][0], 10**6]):
+            pass
 
 
 def test_a_gzip_compressed_input_file_is_read_and_a_broken_one_is_a_clear_error(s3):
     body = FORMATS["ndjson"](objects(5))
     s3.put_object(Bucket="inputs", Key=INPUT_KEY + ".gz", Body=gzip.compress(body))
     described = pickup(input_uri=TEMPLATE + ".gz", chunks=2).execute(CONTEXT)
-    assert [row for key in sorted(staged(s3)) for row in staged(s3)[key]] == objects(5)
+    assert [row for chunk in read_chunks(described) for row in chunk] == objects(5)
     assert [d["count"] for d in described] == [2, 3]
 
     s3.put_object(Bucket="inputs", Key=INPUT_KEY + ".gz", Body=gzip.compress(body)[:-40])  # cut short
@@ -226,7 +257,7 @@ _MEASURE = textwrap.dedent("""
     began = time.perf_counter()
     described = op.execute({"logical_date": dt.datetime(2026, 1, 5, 6, tzinfo=dt.timezone.utc)})
     print(json.dumps({"baseline": baseline, "peak": hwm(), "seconds": time.perf_counter() - began,
-                      "counts": [d["count"] for d in described]}))
+                      "counts": [d["count"] for d in described], "last_range": described[-1]["byte_range"]}))
 """)
 
 
@@ -256,8 +287,10 @@ def test_a_million_url_pickup_runs_in_flat_memory(s3, moto_server, tmp_path, rec
 
     assert sum(big["counts"]) == n and len(big["counts"]) == 48 and small["counts"] == [1]
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="stage", Prefix="big/run-1/")["Contents"]]
-    assert len(keys) == 48
-    last = gzip.decompress(s3.get_object(Bucket="stage", Key=keys[-1])["Body"].read()).splitlines()
+    assert keys == ["big/run-1/chunks.ndjson.gz"]
+    start, end = big["last_range"]
+    last = gzip.decompress(s3.get_object(Bucket="stage", Key=keys[0], Range=f"bytes={start}-{end - 1}")["Body"].read()).splitlines()
+    assert len(last) == big["counts"][-1]
     assert last[-1] == b'{"_url":"https://shop-0099.example.com/products/item-09999?ref=feed"}'
     mb = 2**20
     input_cost = (big["peak"] - small["peak"]) / mb

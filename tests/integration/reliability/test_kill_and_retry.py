@@ -7,7 +7,8 @@ executor processes are the supervisors). Each task kind is made slow at a known 
 task is seen there its process (``airflow worker -- <task instance id>``, the child of the supervisor)
 gets SIGKILL:
 
-* input pickup - the 4th chunk file PUT to the artifacts bucket is held by a proxy in front of moto;
+* input pickup - the PUT of its staged object (all its chunks in one) to the artifacts bucket is held
+  by a proxy in front of moto;
 * collection run - the Import.io emulator delays the crawl run's JSON results download (a scripted
   ``delay`` fault), after the crawl ended: the retry must pick the same crawl up, not start another;
 * QA - the proxy holds the first GET of a snapshot's results;
@@ -284,7 +285,7 @@ def store_summary(store: Any) -> dict[str, Counter]:
 def kill_each_task_kind(stack: LocalCompose, inputs: DelayProxy, exports: DelayProxy, sftp: Any, importio: str,
                         stitch: str, timeout: float = 900) -> tuple[list[KillPlan], str, dict[str, Any], list[str], str]:
     """Unpause the flow, then kill each task kind once at its slow point; answer reviews; until the run ends."""
-    holds = {"pickup": inputs.hold("PUT", r"^/importio-artifacts/shop/staging/", skip=3),
+    holds = {"pickup": inputs.hold("PUT", r"^/importio-artifacts/shop/staging/", skip=0),
              "qa": inputs.hold("GET", r"^/importio-artifacts/shop/snapshots/"),
              "qa supervisor": inputs.hold("GET", r"^/importio-artifacts/shop/snapshots/", skip=5),
              "push S3": exports.hold("PUT", r"^/shop-exports/", skip=2)}

@@ -7,6 +7,7 @@ import gzip
 import datetime as dt
 import io
 import json
+import os
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -38,17 +39,24 @@ def items(data: bytes, fmt: str = "auto") -> list[tuple[str, dict | None, str | 
 
 
 def run(data: bytes, chunks: int = 3, fmt: str = "auto", **kwargs) -> tuple[inputs.Pickup, dict[int, bytes]]:
-    written: dict[int, bytes] = {}
+    """Pick ``data`` up; the plain NDJSON of each chunk, each read from its byte range of the staged file."""
+    staged: list[bytes] = []
 
-    def write(index: int, path: str, count: int) -> str:
-        assert path.endswith(f"chunk-{index:04d}.ndjson.gz")
-        with gzip.open(path, "rb") as handle:
-            written[index] = handle.read()
-        assert written[index].count(b"\n") == count
-        return f"s3://stage/chunk-{index:04d}.ndjson"
+    def stage(path: str) -> str:
+        assert path.endswith("chunks.ndjson.gz")
+        with open(path, "rb") as handle:
+            staged.append(handle.read())
+        return "s3://stage/chunks.ndjson.gz"
 
     pickup = pickup_inputs(lambda: contextlib.nullcontext(io.BytesIO(data)), name=NAME, chunks=chunks,
-                           write_chunk=write, start=START, fmt=fmt, **{"data_hours": 1, **kwargs})
+                           stage=stage, start=START, fmt=fmt, **{"data_hours": 1, **kwargs})
+    assert len(staged) == 1  # one object, however many chunks
+    written = {c.index: gzip.decompress(staged[0][c.byte_range[0]:c.byte_range[1]]) for c in pickup.chunks}
+    for chunk in pickup.chunks:
+        assert written[chunk.index].count(b"\n") == chunk.count
+    ends = [0] + [c.byte_range[1] for c in pickup.chunks]
+    assert [c.byte_range[0] for c in pickup.chunks] == ends[:-1] and ends[-1] == len(staged[0])  # back to back
+    assert gzip.decompress(staged[0]) == b"".join(written[i] for i in sorted(written))  # members, in order
     return pickup, written
 
 
@@ -202,7 +210,7 @@ def test_missing_file():
         raise FileNotFoundError("s3://b/k does not exist (NoSuchKey)")
 
     with pytest.raises(InputFileError) as err:
-        pickup_inputs(missing, name=NAME, chunks=2, write_chunk=lambda *a: "", start=START, data_hours=1)
+        pickup_inputs(missing, name=NAME, chunks=2, stage=lambda path: "", start=START, data_hours=1)
     assert str(err.value) == "s3://b/k does not exist"
 
 
@@ -243,7 +251,7 @@ def test_chunks_hold_exactly_the_valid_inputs_in_order_and_are_deterministic():
     first, written = run(data, chunks=3)
     assert lines(written) == objects
     assert [(c.index, c.count, c.first_input) for c in first.chunks] == [(0, 3, 0), (1, 3, 3), (2, 4, 6)]
-    assert [c.uri for c in first.chunks] == [f"s3://stage/chunk-{i:04d}.ndjson" for i in range(3)]
+    assert {c.uri for c in first.chunks} == {"s3://stage/chunks.ndjson.gz"}
     assert written[0] == b"".join(json.dumps(o, separators=(",", ":")).encode() + b"\n" for o in objects[:3])
     again, written_again = run(data, chunks=3)
     assert again == first and written_again == written
@@ -261,7 +269,8 @@ def test_descriptor_windows_follow_the_flow():
     urls = "\n".join(f"https://a.example/{i}" for i in range(96)).encode()
     pickup, _ = run(urls, chunks=48, data_hours=12, chunk_collect_hours=1)
     described = [c.to_dict() for c in pickup.chunks]
-    assert described[0] == {"index": 0, "uri": "s3://stage/chunk-0000.ndjson", "count": 2, "first_input": 0,
+    assert described[0] == {"index": 0, "uri": "s3://stage/chunks.ndjson.gz", "byte_range": [0, described[1]["byte_range"][0]],
+                            "count": 2, "first_input": 0,
                             "start": "2026-01-05T06:00:00+00:00", "collect_by": "2026-01-05T07:00:00+00:00"}
     assert described[-1]["start"] == "2026-01-05T17:00:00+00:00" and described[-1]["collect_by"] == "2026-01-05T18:00:00+00:00"
     json.dumps(described)
@@ -269,7 +278,7 @@ def test_descriptor_windows_follow_the_flow():
 
 def test_default_inputs_chunk():
     chunk = inputs.default_inputs_chunk(START, data_hours=2).to_dict()
-    assert chunk == {"index": 0, "uri": None, "count": None, "first_input": 0,
+    assert chunk == {"index": 0, "uri": None, "byte_range": None, "count": None, "first_input": 0,
                      "start": "2026-01-05T06:00:00+00:00", "collect_by": "2026-01-05T08:00:00+00:00"}
 
 
@@ -344,11 +353,11 @@ class GeneratedUrls(io.RawIOBase):
 
 
 def test_a_million_urls_are_picked_up_in_flat_memory(record_property, capsys):
-    counts: list[int] = []
+    sizes: list[int] = []
 
-    def write(index: int, path: str, count: int) -> str:
-        counts.append(count)
-        return f"s3://stage/{index}"
+    def stage(path: str) -> str:
+        sizes.append(os.path.getsize(path))
+        return "s3://stage/chunks.ndjson.gz"
 
     def opened() -> Iterator[io.BufferedReader]:
         return contextlib.nullcontext(io.BufferedReader(GeneratedUrls(100), 1 << 16))
@@ -356,14 +365,16 @@ def test_a_million_urls_are_picked_up_in_flat_memory(record_property, capsys):
     tracemalloc.start()
     began = time.perf_counter()
     try:
-        pickup = pickup_inputs(opened, name="generated", chunks=48, write_chunk=write, start=START,
+        pickup = pickup_inputs(opened, name="generated", chunks=48, stage=stage, start=START,
                                data_hours=12, chunk_collect_hours=1)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     seconds = time.perf_counter() - began
     assert pickup.report == PickupReport(uri="generated", format="text", total=1_000_000, valid=1_000_000)
+    counts = [c.count for c in pickup.chunks]
     assert sum(counts) == 1_000_000 and max(counts) - min(counts) <= 1 and len(counts) == 48
+    assert len(sizes) == 1 and pickup.chunks[-1].byte_range[1] == sizes[0]
     record_property("peak_traced_mb", round(peak / 1e6, 2))
     with capsys.disabled():
         print(f"\n1,000,000 URLs: traced peak {peak / 1e6:.1f} MB, {seconds:.1f} s (under tracemalloc)")
