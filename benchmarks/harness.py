@@ -120,6 +120,11 @@ def compare(benchmark: str, project: Side, baselines: Sequence[Side], *, repeat:
     return results
 
 
+def rate(per_s: float) -> str:
+    """A rate for the table: whole numbers from 100 up, else three significant digits (0.00521, 2.79)."""
+    return f"{per_s:,.0f}" if per_s >= 100 else f"{per_s:.3g}"
+
+
 def table(results: Sequence[Result]) -> str:
     """Markdown table: one line per side; ratio = project time / that baseline's time."""
     lines = ["| benchmark | side | median s | per s | project time ÷ this | peak RSS +MB | target | met |",
@@ -129,6 +134,6 @@ def table(results: Sequence[Result]) -> str:
         peak = "" if r.peak_mb is None else f"{r.peak_mb:.0f}"
         met = "" if r.met is None else ("yes" if r.met else "**no**")
         note = f" ({r.note})" if r.note else ""
-        lines.append(f"| {r.benchmark} | {r.side}{note} | {r.median_s:.3f} | {r.per_s:,.0f} {r.unit} | {ratio} | "
+        lines.append(f"| {r.benchmark} | {r.side}{note} | {r.median_s:.3f} | {rate(r.per_s)} {r.unit} | {ratio} | "
                      f"{peak} | {r.target} | {met} |")
     return "\n".join(lines)
