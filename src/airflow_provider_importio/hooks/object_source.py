@@ -14,6 +14,10 @@ class SourceNotFoundError(FileNotFoundError):
     """The object or file to read does not exist."""
 
 
+class SourceRangeError(ValueError):
+    """A byte range reaches past the end of the object or file (it was replaced since it was described)."""
+
+
 @contextlib.contextmanager
 def open_uri(uri: str, aws_conn_id: str | None = "aws_default", *, s3_hook: Any = None,
              byte_range: Sequence[int] | None = None) -> Iterator[BinaryIO]:
@@ -87,10 +91,6 @@ def _open_raw(uri: str, aws_conn_id: str | None, s3_hook: Any,
         if os.fstat(handle.fileno()).st_size < span[1]:
             raise SourceRangeError(f"{where} is past the end of the file: was it replaced?")
         yield _Bounded(handle, span[1] - span[0])  # type: ignore[misc]
-
-
-class SourceRangeError(ValueError):
-    """A byte range reaches past the end of the object or file (it was replaced since it was described)."""
 
 
 class _Bounded(io.RawIOBase):
