@@ -1,7 +1,8 @@
 """Load: ten deliveries of a 48-chunk flow queued at once, as after downtime (issue 11, point 5).
 
 docker-compose.yaml's services run as local processes (:class:`LocalCompose`, LocalExecutor, no
-Celery workers) with a generated hourly flow (:class:`GeneratedProject`). Unpausing it makes the
+Celery workers) with a generated hourly flow (:class:`GeneratedProject`; its cron ticks only in the
+12 hours up to now, so the scheduler adds no delivery of its own during the test). Unpausing it makes the
 scheduler start the latest tick's delivery; the nine ticks before it are triggered at once over the
 REST API with their logical dates, so ten deliveries are queued together, as a catch-up would queue
 them. The flow's ``max_active_runs`` (its overlapping deliveries: 3 for an hourly cron closing in
@@ -42,6 +43,14 @@ def size() -> tuple[int, int, int]:
     text = os.environ.get(SIZE_ENV, "").strip().lower() or "10x48x1"
     deliveries, chunks, sources = (int(part) for part in text.split("x"))
     return deliveries, chunks, sources
+
+
+def past_hours_cron(now: datetime | None = None, hours: int = 12) -> str:
+    """Hourly, but only in the ``hours`` hours up to now: the latest tick is this hour's, and the next
+    one is ``24 - hours + 1`` hours away, so no scheduled delivery joins the ten while they run (an
+    every-hour cron added an eleventh at the top of the hour in the first full-size run)."""
+    current = (now or datetime.now(timezone.utc)).hour
+    return f"0 {','.join(str(h) for h in sorted((current - k) % 24 for k in range(hours)))} * * *"
 
 
 def _when(text: str | None) -> datetime | None:
@@ -101,7 +110,7 @@ def test_ten_queued_deliveries_all_complete_one_crawl_per_extractor_at_a_time(tm
     from airflow_provider_importio.testing.compose_local import LocalCompose
 
     deliveries, chunks, sources = size()
-    project = GeneratedProject(chunks=chunks, sources=sources, slug="load", cron="0 * * * *", data_hours=1,
+    project = GeneratedProject(chunks=chunks, sources=sources, slug="load", cron=past_hours_cron(), data_hours=1,
                                push_hours=2, close_hours=3, urls_per_chunk=2,
                                rows_per_page=2)
     dags = project.write_dags(tmp_path / "dags")
