@@ -89,6 +89,8 @@ def run(quick: bool) -> list[Result]:
                             repeat=3 if quick else 5, warmup=1,
                             targets={baseline_name: ("≤ 1.5×", lambda ratio: ratio <= 1.5)})
             ours = found[0]
+            if quick:  # the target is for 1,000,000 URLs; at 20,000 the S3 client and one PUT outweigh the read
+                found[1].target, found[1].met = "≤ 1.5× (judged at 1,000,000 URLs, not --quick)", None
             smaller = peak_rss_growth_mb(Side("pickup, a tenth of the URLs", pickup(small)))
             ours.target = f"memory flat ({small:,} → {count:,} URLs: ≤ +{FLAT_MB} MB)"
             ours.met = ours.peak_mb is not None and ours.peak_mb - smaller <= FLAT_MB
