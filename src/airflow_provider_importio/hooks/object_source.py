@@ -35,6 +35,11 @@ def open_uri(uri: str, aws_conn_id: str | None = "aws_default", *, s3_hook: Any 
         yield raw
 
 
+def range_label(uri: str, byte_range: Sequence[int] | None) -> str:
+    """``uri`` as messages name it: with ``bytes [start, end)`` when only a range of it is read."""
+    return f"{uri} bytes [{byte_range[0]}, {byte_range[1]})" if byte_range else uri
+
+
 def _checked_range(uri: str, byte_range: Sequence[int] | None) -> tuple[int, int] | None:
     if byte_range is None:
         return None
@@ -50,7 +55,7 @@ def _checked_range(uri: str, byte_range: Sequence[int] | None) -> tuple[int, int
 @contextlib.contextmanager
 def _open_raw(uri: str, aws_conn_id: str | None, s3_hook: Any,
               span: tuple[int, int] | None) -> Iterator[BinaryIO]:
-    where = f"{uri} bytes [{span[0]}, {span[1]})" if span else uri
+    where = range_label(uri, span)
     if uri.startswith("s3://"):
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
         from botocore.exceptions import ClientError
@@ -109,12 +114,14 @@ class _Bounded(io.RawIOBase):
         return read or 0
 
 
-def write_file(local_path: str, uri: str, aws_conn_id: str | None = "aws_default") -> str:
-    """Put a local file at ``uri`` (``s3://`` through ``S3Hook``, replacing; or a local path, atomically)."""
+def write_file(local_path: str, uri: str, aws_conn_id: str | None = "aws_default", *, s3_hook: Any = None) -> str:
+    """Put a local file at ``uri`` (``s3://`` through ``S3Hook``, replacing; or a local path, atomically).
+
+    ``s3_hook``: an ``S3Hook`` to reuse (one boto3 client less)."""
     if uri.startswith("s3://"):
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-        hook = S3Hook(aws_conn_id=aws_conn_id, transfer_config_args={"max_concurrency": 2})
+        hook = s3_hook or S3Hook(aws_conn_id=aws_conn_id, transfer_config_args={"max_concurrency": 2})
         bucket, key = hook.parse_s3_url(uri)
         hook.load_file(local_path, key, bucket_name=bucket, replace=True)
         return uri

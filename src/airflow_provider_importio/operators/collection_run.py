@@ -327,11 +327,11 @@ class ImportioCollectionRunOperator(BaseOperator):
         uri = self.chunk.get("uri")
         if not uri:
             return None
-        from airflow_provider_importio.hooks.object_source import open_uri
+        from airflow_provider_importio.hooks.object_source import open_uri, range_label
         from airflow_provider_importio.workbench.record_files import iter_records
 
         span = self.chunk.get("byte_range")
-        where = f"{uri} bytes [{span[0]}, {span[1]})" if span else str(uri)
+        where = range_label(str(uri), span)
         with open_uri(str(uri), self.aws_conn_id, byte_range=span) as stream:
             count = hook.update_extractor_inputs(self._extractor_id, iter_records(stream, "ndjson", name=where))
         expected = self.chunk.get("count")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -184,17 +183,12 @@ class _Stage:
 
     def write(self, path: str) -> str:
         """Put the staged file under the base (replacing it; a local one atomically); its URI."""
+        from airflow_provider_importio.hooks.object_source import write_file
         from airflow_provider_importio.workbench.inputs import STAGED_NAME
 
         if self.bucket is None:
-            os.makedirs(self.prefix, exist_ok=True)
-            target = os.path.join(self.prefix, STAGED_NAME)
-            shutil.copyfile(path, f"{target}.partial")
-            os.replace(f"{target}.partial", target)
-            return target
-        key = self.prefix + STAGED_NAME
-        self.hook.load_file(path, key, bucket_name=self.bucket, replace=True)
-        return f"s3://{self.bucket}/{key}"
+            return write_file(path, os.path.join(self.prefix, STAGED_NAME))
+        return write_file(path, f"s3://{self.bucket}/{self.prefix}{STAGED_NAME}", s3_hook=self.hook)
 
     def remove_stale(self) -> list[str]:
         """Delete the ``chunk-NNNN.ndjson[.gz]`` files that versions before the single staged object wrote."""
